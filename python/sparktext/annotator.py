@@ -1,0 +1,6 @@
+"""Spark NLP-style import path: ``from sparktext.annotator import *`` (re-exports only)."""
+
+from sparktext.stages.sentence_detector import SentenceDetector
+from sparktext.stages.tokenizer import Tokenizer, TokenizerModel
+
+__all__ = ["SentenceDetector", "Tokenizer", "TokenizerModel"]

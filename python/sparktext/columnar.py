@@ -1,0 +1,114 @@
+"""Read and build annotator columns as Arrow arrays, a batch of rows at a time.
+
+The stages' UDFs receive and return Arrow arrays (Spark's ``arrow_udf``), so an annotator
+column crosses the JVM/Python boundary without pandas and without a Python object per row.
+:func:`read_annotations` flattens a batch into per-field arrays with the row of each
+annotation; :class:`AnnotationBuilder` collects output annotations and assembles the nested
+list<struct> array in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sparktext.annotation import ANNOTATION_ARROW_STRUCT, ANNOTATION_ARROW_TYPE
+
+
+@dataclasses.dataclass
+class AnnotationBatch:
+    """The annotations of a batch of rows, flattened: element ``i`` belongs to row ``rows[i]``."""
+
+    num_rows: int
+    rows: np.ndarray
+    begins: np.ndarray
+    ends: np.ndarray
+    results: list[str]
+    metadata: list[dict[str, str]]
+
+    def by_row(self) -> Iterator[tuple[int, list[int]]]:
+        """Yield ``(row, indices of its annotations)`` for every row, empty rows included."""
+        bounds = np.searchsorted(self.rows, np.arange(self.num_rows + 1))
+        for row in range(self.num_rows):
+            yield row, list(range(bounds[row], bounds[row + 1]))
+
+
+def read_annotations(column: pa.Array | pa.ChunkedArray) -> AnnotationBatch:
+    """Flatten an annotator column (``list<struct>``); null rows read as empty."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    flat = column.flatten()  # honours slicing and skips null lists
+    rows = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+    begins = pc.struct_field(flat, "begin").to_numpy(zero_copy_only=False)
+    ends = pc.struct_field(flat, "end").to_numpy(zero_copy_only=False)
+    results = [r if r is not None else "" for r in pc.struct_field(flat, "result").to_pylist()]
+    metadata = [dict(m) if m else {} for m in pc.struct_field(flat, "metadata").to_pylist()]
+    return AnnotationBatch(len(column), rows, begins, ends, results, metadata)
+
+
+class AnnotationBuilder:
+    """Collect annotations row by row, then :meth:`finish` into one Arrow array.
+
+    Examples
+    --------
+    >>> builder = AnnotationBuilder("token")
+    >>> builder.add(0, 4, "Hello", {"sentence": "0"})
+    >>> builder.end_row()
+    >>> builder.end_row()  # a row with no annotation
+    >>> array = builder.finish()
+    >>> [len(row) for row in array.to_pylist()]
+    [1, 0]
+    """
+
+    def __init__(self, annotator_type: str) -> None:
+        self.annotator_type = annotator_type
+        self._offsets = [0]
+        self._begins: list[int] = []
+        self._ends: list[int] = []
+        self._results: list[str] = []
+        self._meta_offsets = [0]
+        self._meta_keys: list[str] = []
+        self._meta_values: list[str] = []
+
+    def add(self, begin: int, end: int, result: str, metadata: Mapping[str, str]) -> None:
+        self._begins.append(begin)
+        self._ends.append(end)
+        self._results.append(result)
+        self._meta_keys.extend(metadata.keys())
+        self._meta_values.extend(metadata.values())
+        self._meta_offsets.append(len(self._meta_keys))
+
+    def end_row(self) -> None:
+        self._offsets.append(len(self._begins))
+
+    def finish(self, embeddings: pa.Array | None = None) -> pa.Array:
+        """The ``list<struct>`` array of every row added; ``embeddings`` is an optional
+        ``list<float>`` array with one entry per annotation (empty vectors otherwise)."""
+        count = len(self._begins)
+        if embeddings is None:
+            embeddings = pa.ListArray.from_arrays(
+                pa.array(np.zeros(count + 1, dtype=np.int32)), pa.array([], type=pa.float32())
+            )
+        metadata = pa.MapArray.from_arrays(
+            pa.array(self._meta_offsets, type=pa.int32()),
+            pa.array(self._meta_keys, type=pa.string()),
+            pa.array(self._meta_values, type=pa.string()),
+        )
+        structs = pa.StructArray.from_arrays(
+            [
+                pa.array([self.annotator_type] * count, type=pa.string())
+                if count
+                else pa.array([], type=pa.string()),
+                pa.array(self._begins, type=pa.int32()),
+                pa.array(self._ends, type=pa.int32()),
+                pa.array(self._results, type=pa.string()),
+                metadata,
+                embeddings,
+            ],
+            fields=list(ANNOTATION_ARROW_STRUCT),
+        )
+        return pa.ListArray.from_arrays(pa.array(self._offsets, type=pa.int32()), structs, type=ANNOTATION_ARROW_TYPE)

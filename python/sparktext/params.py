@@ -1,0 +1,128 @@
+"""Typed Params shared by several stages, declared once, as pyspark.ml mixins.
+
+Each mixin declares its Param with a type converter and a doc string, plus a chainable
+setter and a getter. Converters that check allowed values raise ``ValueError`` naming the
+param, what was given and what is allowed, the moment a bad value is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from pyspark.ml.param import Param, Params, TypeConverters
+
+
+def one_of(name: str, allowed: Sequence[str], *, lower: bool = True) -> Callable[[Any], str]:
+    """A type converter accepting only ``allowed`` strings (case-insensitive by default)."""
+
+    def convert(value: Any) -> str:
+        text = TypeConverters.toString(value)
+        key = text.strip().lower() if lower else text
+        if key not in allowed:
+            raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        return key
+
+    return convert
+
+
+def int_at_least(name: str, minimum: int) -> Callable[[Any], int]:
+    """A type converter for integers no smaller than ``minimum``."""
+
+    def convert(value: Any) -> int:
+        number = TypeConverters.toInt(value)
+        if number < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        return number
+
+    return convert
+
+
+def column_names(value: Any) -> list[str]:
+    """Accept ``"a"``, ``["a", "b"]`` or ``("a", "b")`` as a list of column names."""
+    if isinstance(value, str):
+        return [value]
+    return TypeConverters.toListString(value)
+
+
+def _flatten_args(values: Iterable[Any]) -> list[Any]:
+    values = list(values)
+    if len(values) == 1 and isinstance(values[0], (list, tuple)):
+        return list(values[0])
+    return values
+
+
+class HasInputCol(Params):
+    """A single input column (text for DocumentAssembler)."""
+
+    inputCol: Param[str] = Param(
+        Params._dummy(), "inputCol", "name of the input column", typeConverter=TypeConverters.toString
+    )
+
+    def setInputCol(self, value: str) -> "HasInputCol":
+        """Set the input column name."""
+        return self._set(inputCol=value)
+
+    def getInputCol(self) -> str:
+        return self.getOrDefault(self.inputCol)
+
+
+class HasInputCols(Params):
+    """Input annotator columns, one per annotator type the stage expects, in that order."""
+
+    inputCols: Param[list[str]] = Param(
+        Params._dummy(),
+        "inputCols",
+        "names of the input annotator columns, one per expected annotator type, in order",
+        typeConverter=column_names,
+    )
+
+    def setInputCols(self, *value: str | Sequence[str]) -> "HasInputCols":
+        """Set the input columns: ``setInputCols("sentence", "token")`` or a list."""
+        return self._set(inputCols=_flatten_args(value))
+
+    def getInputCols(self) -> list[str]:
+        return self.getOrDefault(self.inputCols)
+
+
+class HasOutputCol(Params):
+    """The output annotator column."""
+
+    outputCol: Param[str] = Param(
+        Params._dummy(), "outputCol", "name of the output annotator column", typeConverter=TypeConverters.toString
+    )
+
+    def setOutputCol(self, value: str) -> "HasOutputCol":
+        """Set the output column name."""
+        return self._set(outputCol=value)
+
+    def getOutputCol(self) -> str:
+        return self.getOrDefault(self.outputCol)
+
+
+class HasMinMaxLength(Params):
+    """Bounds on the length, in characters, of the annotations a stage emits."""
+
+    minLength: Param[int] = Param(
+        Params._dummy(),
+        "minLength",
+        "annotations shorter than this many characters are dropped",
+        typeConverter=int_at_least("minLength", 0),
+    )
+    maxLength: Param[int] = Param(
+        Params._dummy(),
+        "maxLength",
+        "annotations longer than this many characters are dropped",
+        typeConverter=int_at_least("maxLength", 0),
+    )
+
+    def setMinLength(self, value: int) -> "HasMinMaxLength":
+        return self._set(minLength=value)
+
+    def getMinLength(self) -> int:
+        return self.getOrDefault(self.minLength)
+
+    def setMaxLength(self, value: int) -> "HasMinMaxLength":
+        return self._set(maxLength=value)
+
+    def getMaxLength(self) -> int:
+        return self.getOrDefault(self.maxLength)

@@ -1,0 +1,1 @@
+"""One module per Spark ML stage: Params and the transform, nothing else."""

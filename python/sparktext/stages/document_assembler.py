@@ -1,0 +1,206 @@
+"""DocumentAssembler: the entry stage, from a text column to a ``document`` annotation."""
+
+from __future__ import annotations
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, MapType, StringType
+
+from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
+from sparktext.errors import SchemaError
+from sparktext.params import HasInputCol, HasOutputCol, one_of
+from sparktext.stages._base import describe_stage, set_given_params
+
+# Java's \s, spelled out so that Spark SQL (Java regex) and Python agree on it.
+_SPACE = r"[ \t\n\x0B\f\r]"
+# Java String.trim(): every character up to U+0020 at either end.
+_TRIM = r"^[\x00-\x20]+|[\x00-\x20]+(?![\s\S])"
+# "Stringified" line breaks and tabs: the two characters backslash-n, backslash-t, ...
+_LITERAL_BREAK = r"(?:\\r)?\\n|\\t"
+
+#: cleanupMode -> ordered (pattern, replacement, trim first) steps, in Java regex syntax.
+CLEANUP_MODES: dict[str, tuple[tuple[str, str], ...]] = {
+    "disabled": (),
+    # newlines and tabs (all of Java's \s) into spaces, one for one: offsets keep their places
+    "inplace": ((_SPACE, " "),),
+    "inplace_full": ((rf"{_SPACE}|{_LITERAL_BREAK}", " "),),
+    # trim, then every run of whitespace to one space
+    "shrink": ((_TRIM, ""), (rf"{_SPACE}+", " ")),
+    "shrink_full": ((_TRIM, ""), (rf"(?:{_SPACE}|{_LITERAL_BREAK})+", " ")),
+    # each line break (CRLF counts once) and each tab to one space
+    "each": ((r"\r\n|[\n\r\t]", " "),),
+    "each_full": ((rf"\r\n|[\n\r\t]|{_LITERAL_BREAK}", " "),),
+    # trim, then delete stringified line breaks and tabs
+    "delete_full": ((_TRIM, ""), (_LITERAL_BREAK, "")),
+}
+
+
+class DocumentAssembler(Transformer, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+    """Turn a text column into a ``document`` annotator column, the start of every pipeline.
+
+    Each non-empty text becomes one annotation spanning the whole (possibly cleaned) text,
+    ``begin`` 0 and ``end`` its length minus one, metadata ``sentence=0`` (plus ``id`` and
+    the ``metadataCol`` map when set). A null or empty text gives an empty array; the row is
+    kept. A column of ``array<string>`` gives one document per element, ``sentence=<index>``.
+
+    Runs as native Spark SQL expressions (no Python worker), so it costs next to nothing.
+
+    Parameters
+    ----------
+    inputCol : str
+        The text column (string or array of strings).
+    outputCol : str, default "document"
+    idCol : str, optional
+        Column whose value is copied into each document's metadata as ``id``.
+    metadataCol : str, optional
+        Column of ``map<string,string>`` merged into each document's metadata.
+    cleanupMode : str, default "disabled"
+        ``disabled`` (text as is), ``inplace`` (each whitespace character to a space),
+        ``inplace_full`` (also literal ``\\n``/``\\t`` sequences), ``shrink`` (trim, and each
+        whitespace run to one space), ``shrink_full`` (also literal sequences), ``each`` (each
+        line break or tab to one space), ``each_full`` (also literal sequences),
+        ``delete_full`` (trim, and delete literal sequences).
+
+    Examples
+    --------
+    >>> from sparktext import DocumentAssembler
+    >>> df = spark.createDataFrame([("Spark NLP is an open-source text processing library.",)], ["text"])
+    >>> assembler = DocumentAssembler().setInputCol("text").setOutputCol("document")
+    >>> row = assembler.transform(df).select("document").first()
+    >>> annotation = row.document[0]
+    >>> (annotation.annotatorType, annotation.begin, annotation.end, annotation.metadata)
+    ('document', 0, 51, {'sentence': '0'})
+    """
+
+    outputAnnotatorType = AnnotatorType.DOCUMENT
+
+    idCol: Param[str] = Param(
+        Params._dummy(), "idCol", "column copied into each document's metadata as 'id'", TypeConverters.toString
+    )
+    metadataCol: Param[str] = Param(
+        Params._dummy(),
+        "metadataCol",
+        "map<string,string> column merged into each document's metadata",
+        TypeConverters.toString,
+    )
+    cleanupMode: Param[str] = Param(
+        Params._dummy(),
+        "cleanupMode",
+        "text cleanup before annotation: " + ", ".join(CLEANUP_MODES),
+        one_of("cleanupMode", tuple(CLEANUP_MODES)),
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCol: str | None = None,
+        outputCol: str = "document",
+        idCol: str | None = None,
+        metadataCol: str | None = None,
+        cleanupMode: str = "disabled",
+    ) -> None:
+        super().__init__()
+        self._setDefault(outputCol="document", cleanupMode="disabled")
+        set_given_params(self, self._input_kwargs)
+
+    def setIdCol(self, value: str) -> "DocumentAssembler":
+        return self._set(idCol=value)
+
+    def getIdCol(self) -> str:
+        return self.getOrDefault(self.idCol)
+
+    def setMetadataCol(self, value: str) -> "DocumentAssembler":
+        return self._set(metadataCol=value)
+
+    def getMetadataCol(self) -> str:
+        return self.getOrDefault(self.metadataCol)
+
+    def setCleanupMode(self, value: str) -> "DocumentAssembler":
+        return self._set(cleanupMode=value)
+
+    def getCleanupMode(self) -> str:
+        return self.getOrDefault(self.cleanupMode)
+
+    def _check_columns(self, dataset: DataFrame) -> None:
+        stage = describe_stage(self)
+        if not self.isDefined(self.inputCol):
+            raise SchemaError(f"{stage}: inputCol is not set; set it to the text column")
+        names = dataset.schema.names
+        text_col = self.getInputCol()
+        if text_col not in names:
+            raise SchemaError(f"{stage}: input column {text_col!r} is missing; the DataFrame has {names}")
+        text_type = dataset.schema[text_col].dataType
+        if not (isinstance(text_type, StringType) or text_type == ArrayType(StringType(), True)
+                or text_type == ArrayType(StringType(), False)):
+            raise SchemaError(
+                f"{stage}: input column {text_col!r} has type {text_type.simpleString()}, "
+                "expected string or array<string>"
+            )
+        for param in (self.idCol, self.metadataCol):
+            if self.isDefined(param) and self.getOrDefault(param) not in names:
+                raise SchemaError(
+                    f"{stage}: {param.name} column {self.getOrDefault(param)!r} is missing; the DataFrame has {names}"
+                )
+        if self.isDefined(self.metadataCol):
+            meta_type = dataset.schema[self.getMetadataCol()].dataType
+            if not (isinstance(meta_type, MapType) and isinstance(meta_type.keyType, StringType)):
+                raise SchemaError(
+                    f"{stage}: metadataCol {self.getMetadataCol()!r} has type {meta_type.simpleString()}, "
+                    "expected map<string,string>"
+                )
+
+    def _cleaned(self, text: Column) -> Column:
+        for pattern, replacement in CLEANUP_MODES[self.getCleanupMode()]:
+            text = F.regexp_replace(text, F.lit(pattern), F.lit(replacement))
+        return text
+
+    def _metadata(self, sentence: Column) -> Column:
+        entries = []
+        if self.isDefined(self.idCol):
+            entries += [F.lit("id"), F.col(self.getIdCol()).cast("string")]
+        entries += [F.lit("sentence"), sentence]
+        ours = F.create_map(*entries)
+        if not self.isDefined(self.metadataCol):
+            return ours
+        reserved = ["sentence", "id"] if self.isDefined(self.idCol) else ["sentence"]
+        theirs = F.map_filter(
+            F.coalesce(F.col(self.getMetadataCol()), F.create_map().cast("map<string,string>")),
+            lambda key, _: ~key.isin(reserved),
+        )
+        return F.map_concat(theirs.cast("map<string,string>"), ours)
+
+    def _document(self, text: Column, sentence: Column) -> Column:
+        cleaned = self._cleaned(text)
+        annotation = F.struct(
+            F.lit(AnnotatorType.DOCUMENT).alias("annotatorType"),
+            F.lit(0).alias("begin"),
+            # never null (the schema says so); null texts are filtered out below anyway
+            (F.coalesce(F.length(cleaned), F.lit(0)) - 1).cast("int").alias("end"),
+            cleaned.alias("result"),
+            self._metadata(sentence).alias("metadata"),
+            F.array().cast("array<float>").alias("embeddings"),
+        )
+        # F.length counts code points, like Python's len: offsets stay in the same unit.
+        return F.when(cleaned.isNull() | (F.length(cleaned) == 0), F.lit(None)).otherwise(annotation)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        self._check_columns(dataset)
+        text = F.col(self.getInputCol())
+        output_type = annotation_spark_type()
+        if isinstance(dataset.schema[self.getInputCol()].dataType, ArrayType):
+            documents = F.transform(
+                F.coalesce(text, F.array().cast("array<string>")),
+                lambda element, index: self._document(element, index.cast("string")),
+            )
+            documents = F.filter(documents, lambda annotation: annotation.isNotNull())
+        else:
+            document = self._document(text, F.lit("0"))
+            documents = F.when(document.isNull(), F.array()).otherwise(F.array(document))
+        metadata = column_metadata(AnnotatorType.DOCUMENT)
+        output = self.getOutputCol()
+        return dataset.withColumn(output, documents.cast(output_type).alias(output, metadata=metadata))

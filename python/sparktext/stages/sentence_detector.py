@@ -1,0 +1,205 @@
+"""SentenceDetector: split documents into ``document``-type sentence annotations."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from sparktext.annotation import AnnotatorType
+from sparktext.columnar import AnnotationBuilder, read_annotations
+from sparktext.params import HasMinMaxLength, int_at_least, one_of
+from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, set_given_params
+from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans
+
+
+class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
+    """Find sentence boundaries in each document with English rules.
+
+    Output annotations are of type ``document`` (as in Spark NLP), one per sentence, numbered
+    across the row in metadata ``sentence=<i>``, with the document's metadata carried over.
+    ``begin``/``end`` index the document text; surrounding whitespace is left out.
+
+    Parameters
+    ----------
+    inputCols : list of str, default ["document"]
+    outputCol : str, default "sentence"
+    useAbbreviations : bool, default True
+        Do not end sentences after known abbreviations and initials (``Dr.``, ``J. Smith``).
+    detectLists : bool, default True
+        Start sentences at list items and at line breaks before capitalised lines.
+    customBounds : list of str, default []
+        Regular expressions (Java syntax) whose matches also end sentences.
+    useCustomBoundsOnly : bool, default False
+        Split at ``customBounds`` only, not by the rules.
+    customBoundsStrategy : str, default "none"
+        What happens to the text a custom bound matched: ``none`` drops it, ``prepend`` puts
+        it at the start of the next sentence, ``append`` at the end of the previous one.
+    explodeSentences : bool, default False
+        One output row per sentence (rows without sentences are kept, with an empty array).
+    splitLength : int, optional
+        Cut sentences longer than this many characters (at a space where there is one).
+    minLength : int, default 0
+        Drop sentences shorter than this many characters.
+    maxLength : int, default 99999
+        Drop sentences longer than this many characters.
+
+    Examples
+    --------
+    >>> from sparktext import DocumentAssembler, SentenceDetector
+    >>> df = spark.createDataFrame([("Dr. Smith came home. He was late.",)], ["text"])
+    >>> documents = DocumentAssembler().setInputCol("text").transform(df)
+    >>> detector = SentenceDetector().setInputCols(["document"]).setOutputCol("sentence")
+    >>> [(s.result, s.begin, s.end) for s in detector.transform(documents).first().sentence]
+    [('Dr. Smith came home.', 0, 19), ('He was late.', 21, 32)]
+    """
+
+    inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
+    outputAnnotatorType = AnnotatorType.DOCUMENT
+
+    useAbbreviations: Param[bool] = Param(
+        Params._dummy(), "useAbbreviations", "keep sentences whole across known abbreviations", TypeConverters.toBoolean
+    )
+    detectLists: Param[bool] = Param(
+        Params._dummy(), "detectLists", "start sentences at list items and capitalised lines", TypeConverters.toBoolean
+    )
+    customBounds: Param[list[str]] = Param(
+        Params._dummy(), "customBounds", "regular expressions that also end sentences", TypeConverters.toListString
+    )
+    useCustomBoundsOnly: Param[bool] = Param(
+        Params._dummy(), "useCustomBoundsOnly", "split at customBounds only", TypeConverters.toBoolean
+    )
+    customBoundsStrategy: Param[str] = Param(
+        Params._dummy(),
+        "customBoundsStrategy",
+        "where the text of a custom bound goes: none (dropped), prepend (next sentence), append (previous)",
+        one_of("customBoundsStrategy", CUSTOM_BOUNDS_STRATEGIES),
+    )
+    explodeSentences: Param[bool] = Param(
+        Params._dummy(), "explodeSentences", "one output row per sentence", TypeConverters.toBoolean
+    )
+    splitLength: Param[int] = Param(
+        Params._dummy(), "splitLength", "cut sentences longer than this many characters", int_at_least("splitLength", 1)
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "sentence",
+        useAbbreviations: bool = True,
+        detectLists: bool = True,
+        customBounds: list[str] | None = None,
+        useCustomBoundsOnly: bool = False,
+        customBoundsStrategy: str = "none",
+        explodeSentences: bool = False,
+        splitLength: int | None = None,
+        minLength: int = 0,
+        maxLength: int = 99999,
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            inputCols=["document"],
+            outputCol="sentence",
+            useAbbreviations=True,
+            detectLists=True,
+            customBounds=[],
+            useCustomBoundsOnly=False,
+            customBoundsStrategy="none",
+            explodeSentences=False,
+            minLength=0,
+            maxLength=99999,
+        )
+        set_given_params(self, self._input_kwargs)
+
+    def setUseAbbreviations(self, value: bool) -> "SentenceDetector":
+        return self._set(useAbbreviations=value)
+
+    def getUseAbbreviations(self) -> bool:
+        return self.getOrDefault(self.useAbbreviations)
+
+    def setDetectLists(self, value: bool) -> "SentenceDetector":
+        return self._set(detectLists=value)
+
+    def getDetectLists(self) -> bool:
+        return self.getOrDefault(self.detectLists)
+
+    def setCustomBounds(self, value: list[str]) -> "SentenceDetector":
+        return self._set(customBounds=value)
+
+    def getCustomBounds(self) -> list[str]:
+        return self.getOrDefault(self.customBounds)
+
+    def setUseCustomBoundsOnly(self, value: bool) -> "SentenceDetector":
+        return self._set(useCustomBoundsOnly=value)
+
+    def getUseCustomBoundsOnly(self) -> bool:
+        return self.getOrDefault(self.useCustomBoundsOnly)
+
+    def setCustomBoundsStrategy(self, value: str) -> "SentenceDetector":
+        return self._set(customBoundsStrategy=value)
+
+    def getCustomBoundsStrategy(self) -> str:
+        return self.getOrDefault(self.customBoundsStrategy)
+
+    def setExplodeSentences(self, value: bool) -> "SentenceDetector":
+        return self._set(explodeSentences=value)
+
+    def getExplodeSentences(self) -> bool:
+        return self.getOrDefault(self.explodeSentences)
+
+    def setSplitLength(self, value: int) -> "SentenceDetector":
+        return self._set(splitLength=value)
+
+    def getSplitLength(self) -> int:
+        return self.getOrDefault(self.splitLength)
+
+    def rules(self) -> SentenceRules:
+        """The :class:`SentenceRules` these params describe (checked: bad patterns raise)."""
+        return SentenceRules(
+            use_abbreviations=self.getUseAbbreviations(),
+            detect_lists=self.getDetectLists(),
+            custom_bounds=tuple(self.getCustomBounds()),
+            use_custom_bounds_only=self.getUseCustomBoundsOnly(),
+            custom_bounds_strategy=self.getCustomBoundsStrategy(),
+            split_length=self.getSplitLength() if self.isDefined(self.splitLength) else None,
+            min_length=self.getMinLength(),
+            max_length=self.getMaxLength(),
+        )
+
+    def _annotate(self, documents: Column) -> Column:
+        rules = self.rules()
+
+        def detect(column: pa.Array) -> pa.Array:
+            return detect_sentences(column, rules)
+
+        return arrow_annotator_udf(detect)(documents)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        result = super()._transform(dataset)
+        if not self.getExplodeSentences():
+            return result
+        output = self.getOutputCol()
+        field = result.schema[output]
+        single = F.explode_outer(F.col(output))
+        exploded = result.withColumn(output, single)
+        rewrapped = F.when(F.col(output).isNull(), F.array()).otherwise(F.array(F.col(output)))
+        return exploded.withColumn(output, rewrapped.cast(field.dataType).alias(output, metadata=field.metadata))
+
+
+def detect_sentences(documents: pa.Array, rules: SentenceRules) -> pa.Array:
+    """Sentence annotations for a batch of document annotation lists (the UDF's body)."""
+    batch = read_annotations(documents)
+    builder = AnnotationBuilder(AnnotatorType.DOCUMENT)
+    for _, indices in batch.by_row():
+        sentence_index = 0
+        for i in indices:
+            text, offset, metadata = batch.results[i], int(batch.begins[i]), batch.metadata[i]
+            for begin, end in sentence_spans(text, rules):
+                builder.add(offset + begin, offset + end, text[begin : end + 1], {**metadata, "sentence": str(sentence_index)})
+                sentence_index += 1
+        builder.end_row()
+    return builder.finish()

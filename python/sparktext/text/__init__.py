@@ -1,0 +1,1 @@
+"""Spark-free text cores: sentence splitting and rule tokenization on character spans."""

@@ -1,0 +1,31 @@
+"""sparktext: Spark NLP-style annotators for PySpark, in pure Python."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="sparktext",
+    version="0.1.0",
+    description="Spark NLP-style annotators (documents, sentences, tokens, BERT embeddings) for PySpark, pip only",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    package_dir={"": "python"},
+    packages=find_packages("python"),
+    python_requires=">=3.10",
+    install_requires=[
+        # Arrow UDFs (pyspark.sql.functions.arrow_udf) arrived in Spark 4.1.
+        "pyspark>=4.1,<5",
+        # PySpark 4.3 does not fully support pandas 3 yet.
+        "pandas>=2.0,<3",
+        "pyarrow>=15",
+        "numpy>=1.24",
+        "regex>=2023.0",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4"],
+    },
+    entry_points={},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Text Processing :: Linguistic",
+    ],
+)
