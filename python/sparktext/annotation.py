@@ -51,7 +51,7 @@ ANNOTATION_ARROW_TYPE = pa.list_(ANNOTATION_ARROW_STRUCT)
 
 #: The same type in Spark's DDL, for UDF return types.
 ANNOTATION_DDL = (
-    "array<struct<annotatorType:string,begin:int,end:int,result:string,"
+    "array<struct<annotatorType:string,begin:int not null,end:int not null,result:string,"
     "metadata:map<string,string>,embeddings:array<float>>>"
 )
 
