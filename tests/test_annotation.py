@@ -86,3 +86,16 @@ def test_annotation_from_spark_row(spark):
     row = DocumentAssembler().setInputCol("text").transform(df).first()
     annotation = Annotation.from_row(row.document[0])
     assert annotation == Annotation("document", 0, 7, "Hi there", {"sentence": "0"}, [])
+
+
+def test_builder_extend_equals_add():
+    one, many = AnnotationBuilder("token"), AnnotationBuilder("token")
+    for begin, end, text in [(0, 1, "ab"), (3, 3, "c"), (5, 6, "de")]:
+        one.add(begin, end, text, {"sentence": "2", "k": "v"})
+    one.add(9, 9, "x", {})
+    one.end_row()
+    many.extend([0, 3, 5], [1, 3, 6], ["ab", "c", "de"], {"sentence": "2", "k": "v"})
+    many.extend([], [], [], {"sentence": "3"})
+    many.extend([9], [9], ["x"], {})
+    many.end_row()
+    assert many.finish().equals(one.finish())

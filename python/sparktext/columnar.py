@@ -82,6 +82,18 @@ class AnnotationBuilder:
         self._meta_values.extend(metadata.values())
         self._meta_offsets.append(len(self._meta_keys))
 
+    def extend(self, begins: list[int], ends: list[int], results: list[str], metadata: Mapping[str, str]) -> None:
+        """Add several annotations that share one metadata map (the tokens of a sentence)."""
+        count = len(begins)
+        self._begins.extend(begins)
+        self._ends.extend(ends)
+        self._results.extend(results)
+        width = len(metadata)
+        self._meta_keys.extend(list(metadata.keys()) * count)
+        self._meta_values.extend(list(metadata.values()) * count)
+        last = self._meta_offsets[-1]
+        self._meta_offsets.extend(range(last + width, last + width * count + 1, width) if width else [last] * count)
+
     def end_row(self) -> None:
         self._offsets.append(len(self._begins))
 

@@ -295,7 +295,12 @@ def tokenize_annotations(sentences: pa.Array, rules: TokenizerRules) -> pa.Array
         for position, i in enumerate(indices):
             text, offset = batch.results[i], int(batch.begins[i])
             metadata = {"sentence": batch.metadata[i].get("sentence", str(position))}
-            for begin, end in tokenizer.tokenize(text):
-                builder.add(offset + begin, offset + end, text[begin : end + 1], metadata)
+            spans = tokenizer.tokenize(text)
+            builder.extend(
+                [offset + b for b, _ in spans],
+                [offset + e for _, e in spans],
+                [text[b : e + 1] for b, e in spans],
+                metadata,
+            )
         builder.end_row()
     return builder.finish()

@@ -91,32 +91,46 @@ class RuleTokenizer:
         suffix = rules.suffix_pattern or rf"([{context}]*)\z"
         infixes = rules.infix_patterns or (rf"([^{context}](?:.*[^{context}])*)",)
         self._rules = [compile_pattern(prefix + infix + suffix, what="tokenizer rule") for infix in infixes]
-        # The default rules only strip leading and trailing context characters: str methods do
-        # that several times faster than the regex, with the same result (tested).
-        self._strip_chars = (
-            "".join(rules.context_chars)
-            if rules.target_pattern == DEFAULT_TARGET_PATTERN
+        # With the default rules, a candidate splits into its leading run of context characters,
+        # its core (first to last other character) and its trailing run; a candidate of context
+        # characters only stays whole. One scan of this alternation finds exactly those pieces,
+        # several times faster than a rule match per candidate (equivalence is tested).
+        uses_default_rules = (
+            rules.target_pattern == DEFAULT_TARGET_PATTERN
             and rules.prefix_pattern is None
             and rules.suffix_pattern is None
             and rules.infix_patterns is None
+        )
+        self._default_scan = (
+            compile_pattern(
+                rf"(?<!\S)[{context}]+(?!\S)|(?<!\S)[{context}]+|[^{context}\s](?:\S*[^{context}\s])?|[{context}]+",
+                what="default tokenizer rule",
+            )
+            if uses_default_rules and not rules.exceptions and self._splitter_pattern(rules) is None
             else None
         )
         ignore_case = not rules.case_sensitive_exceptions
         self._exceptions = [compile_pattern(e, ignore_case, what="exception") for e in rules.exceptions]
+        splitter = self._splitter_pattern(rules)
+        self._splitter = compile_pattern(splitter, what="splitPattern/splitChars") if splitter else None
+
+    @staticmethod
+    def _splitter_pattern(rules: TokenizerRules) -> str | None:
         if rules.split_pattern:
-            self._splitter = compile_pattern(rules.split_pattern, what="splitPattern")
-        elif rules.split_chars:
-            self._splitter = compile_pattern(
-                "|".join(c if len(c) == 2 and c[0] == "\\" else re.escape(c) for c in rules.split_chars),
-                what="splitChars",
-            )
-        else:
-            self._splitter = None
+            return rules.split_pattern
+        if rules.split_chars:
+            return "|".join(c if len(c) == 2 and c[0] == "\\" else re.escape(c) for c in rules.split_chars)
+        return None
 
     def tokenize(self, text: str, start: int = 0, stop: int | None = None) -> list[Span]:
         """Token spans of ``text[start:stop]``, as ``(begin, end)`` indices into ``text``."""
         stop = len(text) if stop is None else stop
         rules = self.rules
+        if self._default_scan is not None:
+            spans = [(m.start(), m.end() - 1) for m in self._default_scan.finditer(text, start, stop)]
+            if rules.min_length > 1 or rules.max_length < stop - start:
+                spans = [(b, e) for b, e in spans if rules.min_length <= e - b + 1 <= rules.max_length]
+            return spans
         spans: list[Span] = []
         for cand_start, cand_stop, protected in self._candidates(text, start, stop):
             if protected:
@@ -158,25 +172,13 @@ class RuleTokenizer:
         return merged
 
     def _apply_rules(self, text: str, cand_start: int, cand_stop: int) -> list[Span]:
-        if self._strip_chars is not None:
-            groups = self._strip_context(text, cand_start, cand_stop)
-        else:
-            groups = self._match_rules(text, cand_start, cand_stop)
+        groups = self._match_rules(text, cand_start, cand_stop)
         if self._splitter is None:
             return groups
         pieces: list[Span] = []
         for group_start, group_stop in groups:
             pieces.extend(self._split(text, group_start, group_stop))
         return pieces
-
-    def _strip_context(self, text: str, cand_start: int, cand_stop: int) -> list[Span]:
-        candidate = text[cand_start:cand_stop]
-        core = candidate.strip(self._strip_chars)
-        if not core:
-            return [(cand_start, cand_stop)]  # only context characters: no rule matches
-        core_start = cand_start + len(candidate) - len(candidate.lstrip(self._strip_chars))
-        core_stop = core_start + len(core)
-        return [(cand_start, core_start), (core_start, core_stop), (core_stop, cand_stop)]
 
     def _match_rules(self, text: str, cand_start: int, cand_stop: int) -> list[Span]:
         candidate = text[cand_start:cand_stop]
