@@ -23,7 +23,7 @@ setup(
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4"],
     },
-    entry_points={},
+    entry_points={"console_scripts": ["sparktext = sparktext.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Text Processing :: Linguistic",
