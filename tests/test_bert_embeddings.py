@@ -1,0 +1,189 @@
+"""BertEmbeddings as a Spark stage: one vector per token, parity with transformers, params,
+errors before jobs, and one model load per Python worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from pyspark.ml import Pipeline
+from pyspark.sql.functions import arrow_udf
+
+from sparktext import BertEmbeddings, DocumentAssembler, SchemaError, SentenceDetector, Tokenizer
+
+TEXTS = [
+    "I'd like to say we didn't expect that. Jane's boyfriend.",
+    None,
+    "",
+    "\x07 control 👩‍👩‍👧 emoji, CJK 漢字 and naïve café!",
+    "A short one.",
+]
+
+
+def pipeline_for(embeddings):
+    return Pipeline(stages=[
+        DocumentAssembler(inputCol="text"), SentenceDetector(), Tokenizer(inputCols=["sentence"]), embeddings
+    ])
+
+
+@pytest.fixture(scope="module")
+def text_df(spark):
+    return spark.createDataFrame([(i, t) for i, t in enumerate(TEXTS)], "id int, text string")
+
+
+def test_one_vector_per_token_in_order(spark, text_df, tiny_bert_path):
+    embeddings = BertEmbeddings.loadSavedModel(tiny_bert_path, spark).setInputCols("sentence", "token")
+    out = pipeline_for(embeddings).fit(text_df).transform(text_df)
+    assert out.schema["embeddings"].metadata == {
+        "annotatorType": "word_embeddings", "dimension": 32, "ref": os.path.basename(tiny_bert_path)
+    }
+    rows = out.orderBy("id").collect()
+    assert len(rows) == len(TEXTS)
+    for row in rows:
+        assert len(row.embeddings) == len(row.token)
+        for token, vector in zip(row.token, row.embeddings):
+            assert (vector.begin, vector.end, vector.result) == (token.begin, token.end, token.result)
+            assert vector.annotatorType == "word_embeddings"
+            assert set(vector.metadata) == {"sentence", "token", "pieceId", "isWordStart", "isOOV"}
+            assert vector.metadata["sentence"] == token.metadata["sentence"]
+            assert vector.metadata["token"] == token.result
+            assert len(vector.embeddings) == 32 and np.isfinite(vector.embeddings).all()
+    assert rows[1].embeddings == [] and rows[2].embeddings == []
+    control = rows[3].embeddings[0]
+    assert control.result == "\x07" and control.metadata["isOOV"] == "true"
+
+
+def test_input_cols_as_list_or_varargs():
+    assert BertEmbeddings().setInputCols(["sentence", "token"]).getInputCols() == ["sentence", "token"]
+    assert BertEmbeddings().setInputCols("sentence", "token").getInputCols() == ["sentence", "token"]
+
+
+def test_matches_transformers_through_spark(spark, minilm_path, ewt_documents):
+    """fp32 MiniLM: every token vector equals BertModel's first-piece output within 1e-4."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    docs = ewt_documents[:12]
+    df = spark.createDataFrame([(d.doc_id, d.text) for d in docs], "id string, text string").repartition(3)
+    embeddings = BertEmbeddings.loadSavedModel(minilm_path, spark).setPrecision("fp32").setDevice("cpu")
+    rows = pipeline_for(embeddings).fit(df).transform(df).select("token", "embeddings").collect()
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    model = AutoModel.from_pretrained(minilm_path).eval()
+    checked = 0
+    for row in rows:
+        by_sentence: dict[str, list] = {}
+        for annotation in row.embeddings:
+            by_sentence.setdefault(annotation.metadata["sentence"], []).append(annotation)
+        for annotations in by_sentence.values():
+            words = [a.result.lower() for a in annotations]
+            encoded = tokenizer([words], is_split_into_words=True, return_tensors="pt", truncation=False)
+            if encoded["input_ids"].shape[1] > 128:
+                continue  # windowed: covered by the engine tests
+            with torch.inference_mode():
+                hidden = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).last_hidden_state[0]
+            word_ids = encoded.word_ids(0)
+            for index, annotation in enumerate(annotations):
+                if index not in word_ids:
+                    continue
+                expected = hidden[word_ids.index(index)].numpy()
+                np.testing.assert_allclose(annotation.embeddings, expected, atol=1e-4)
+                checked += 1
+    assert checked > 500
+
+
+def test_results_do_not_depend_on_partitions_or_batch_size(spark, tiny_bert_path, ewt_documents):
+    texts = [(d.doc_id, d.text) for d in ewt_documents[:30]]
+
+    def vectors(partitions, batch_size):
+        df = spark.createDataFrame(texts, "id string, text string").repartition(partitions)
+        stage = BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(batch_size).setPrecision("fp32")
+        rows = pipeline_for(stage).fit(df).transform(df).select("id", "embeddings").collect()
+        return {r.id: np.array([a.embeddings for a in r.embeddings]) for r in rows}
+
+    one, many = vectors(1, 1), vectors(4, 13)
+    assert one.keys() == many.keys()
+    for key in one:
+        np.testing.assert_allclose(one[key], many[key], atol=1e-4)
+
+
+def test_long_sentences_keep_every_token(spark, tiny_bert_path):
+    text = " ".join(["hello world supercalifragilistic dog"] * 200)  # one 800-token sentence
+    df = spark.createDataFrame([(text,)], "text string")
+    stage = BertEmbeddings.loadSavedModel(tiny_bert_path).setMaxSentenceLength(64).setPoolingStrategy("mean")
+    row = pipeline_for(stage).fit(df).transform(df).first()
+    assert len(row.token) == 800 and len(row.embeddings) == 800
+
+
+@pytest.mark.parametrize(
+    "setter, value, message",
+    [
+        ("setMaxSentenceLength", 0, r"maxSentenceLength must be in 1..512 \(wordpieces per window\), got 0"),
+        ("setMaxSentenceLength", 513, r"maxSentenceLength must be in 1..512"),
+        ("setDevice", "gpu", r"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', got 'gpu'"),
+        ("setPrecision", "fp8", r"precision must be one of \['auto', 'fp32', 'fp16', 'bf16'\], got 'fp8'"),
+        ("setPoolingStrategy", "max", r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"),
+        ("setBatchSize", 0, r"batchSize must be >= 1, got 0"),
+    ],
+)
+def test_bad_params_are_refused_when_set(setter, value, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(BertEmbeddings(), setter)(value)
+
+
+def test_checkpoint_problems_are_named(tmp_path, tiny_bert_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        BertEmbeddings.loadSavedModel(str(tmp_path / "nothing"))
+    roberta = tmp_path / "roberta"
+    roberta.mkdir()
+    (roberta / "config.json").write_text(json.dumps({"model_type": "gpt2", "hidden_size": 8}))
+    with pytest.raises(ValueError, match=r"model_type 'gpt2' is not a BERT-family model"):
+        BertEmbeddings.loadSavedModel(str(roberta))
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_bert_path, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    with pytest.raises(FileNotFoundError, match=r"no safetensors weights.*pytorch_model.bin.*safe_serialization=True"):
+        BertEmbeddings.loadSavedModel(str(pickled))
+
+
+def test_errors_before_any_job(spark, text_df, tiny_bert_path, tmp_path):
+    docs = DocumentAssembler(inputCol="text").transform(text_df)
+    with pytest.raises(SchemaError, match="no model; use BertEmbeddings.loadSavedModel"):
+        BertEmbeddings().transform(docs)
+    with pytest.raises(SchemaError, match=r"input column 'token' is missing"):
+        BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols("document", "token").transform(docs)
+    with pytest.raises(SchemaError, match=r"input column 'document' holds 'document', expected annotator type 'token'"):
+        BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols("document", "document").transform(docs)
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_bert_path, moved)
+    stage = BertEmbeddings.loadSavedModel(str(moved))
+    shutil.rmtree(moved)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        stage.setInputCols("document", "document").transform(docs)
+
+
+def test_model_loads_once_per_python_worker(spark, tiny_bert_path, ewt_documents):
+    """Two jobs of eight tasks each on local[2]: a worker loads the model once, then reuses it."""
+    df = spark.createDataFrame([(d.text,) for d in ewt_documents[:80]], "text string").repartition(8)
+    model = pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(4)).fit(df)
+    for _ in range(2):
+        model.transform(df).write.format("noop").mode("overwrite").save()
+
+    # An Arrow UDF, like BertEmbeddings' own, runs in the same pool of reused workers.
+    @arrow_udf("string")
+    def report(ids: pa.Array) -> pa.Array:
+        from sparktext.inference.engine import load_count
+
+        return pa.array([f"{os.getpid()}:{load_count()}"] * len(ids))
+
+    probes = spark.range(0, 64, 1, 8).select(report("id").alias("probe")).collect()
+    counts = dict(tuple(map(int, p.probe.split(":"))) for p in probes)
+    loaded = {pid: n for pid, n in counts.items() if n}
+    assert loaded, "no worker kept its model: Python workers are not being reused"
+    assert set(loaded.values()) == {1}, counts
+    # A task runs one Python worker per Python stage in it (sentences, tokens, embeddings), and
+    # any idle worker may serve the embeddings next time: at most 2 tasks x 3 workers load it.
+    assert len(loaded) <= 6, counts
