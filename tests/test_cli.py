@@ -43,3 +43,24 @@ def test_errors_are_one_line_with_exit_status_2(spark, tmp_path, capsys):
     assert cli.main(["annotate", str(SAMPLE), str(tmp_path / "o"), "--text-col", "body"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "sparktext: error: input has no column 'body'; its columns are ['id', 'text'] (use --text-col)"
+
+
+def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys):
+    output = tmp_path / "embedded"
+    code = cli.main(["embed", str(SAMPLE), str(output), "--model", "all_minilm_l6_v2", "--master", "local[2]"])
+    assert code == 0, capsys.readouterr().err
+    table = spark.read.parquet(str(output))
+    assert table.columns == ["id", "text", "token", "embeddings"]
+    assert table.schema["embeddings"].metadata["dimension"] == 384
+    rows = table.orderBy("id").collect()
+    assert len(rows) == len(SAMPLE.read_text().splitlines())
+    for row in rows:
+        assert len(row.embeddings) == len(row.token)
+        assert all(len(e.embeddings) == 384 for e in row.embeddings)
+    out = capsys.readouterr().out
+    assert "tokens/s" in out
+
+
+def test_embed_refuses_an_unknown_model(spark, tmp_path, capsys):
+    assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--model", "bert_huge"]) == 2
+    assert "model 'bert_huge' is neither a folder nor a packaged model" in capsys.readouterr().err

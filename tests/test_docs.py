@@ -19,5 +19,5 @@ def test_python_blocks_run(spark, page):
 
 
 def test_every_stage_has_a_page():
-    for name in ("document_assembler", "sentence_detector", "tokenizer"):
+    for name in ("document_assembler", "sentence_detector", "tokenizer", "bert_embeddings"):
         assert (ROOT / "docs" / f"{name}.md").exists()

@@ -1,8 +1,11 @@
 """The ``sparktext`` command line: batch jobs over files on a Spark session.
 
-``sparktext annotate INPUT OUTPUT`` reads CSV, JSON lines, Parquet or plain text (a file or a
-folder), runs DocumentAssembler -> SentenceDetector -> Tokenizer and writes Parquet with the
-input columns plus the annotation columns, then prints a summary.
+Both commands read CSV, JSON lines, Parquet or plain text (a file or a folder) and write
+Parquet with the input columns plus annotation columns, then print a summary:
+
+* ``sparktext embed INPUT OUTPUT --model all_minilm_l6_v2``: token-level BERT embeddings
+  (columns ``token`` and ``embeddings``);
+* ``sparktext annotate INPUT OUTPUT``: documents, sentences and tokens.
 """
 
 from __future__ import annotations
@@ -74,42 +77,83 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
     annotate.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
     annotate.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions")
+    embed = commands.add_parser("embed", help="token-level BERT embeddings to Parquet")
+    embed.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
+    embed.add_argument("output", help="Parquet folder to write (replaced if it exists)")
+    embed.add_argument("--text-col", default="text", help="column holding the text (default: text)")
+    embed.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
+    embed.add_argument("--model", default="all_minilm_l6_v2",
+                       help="a packaged model name (all_minilm_l6_v2) or a Hugging Face checkpoint folder")
+    embed.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
+    embed.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions")
+    embed.add_argument("--batch-size", type=int, default=0, help="sequences per forward pass (0: auto)")
+    embed.add_argument("--max-sentence-length", type=int, default=128, help="wordpieces per window (1..512)")
+    embed.add_argument("--pooling", default="first", choices=["first", "mean", "last"])
+    embed.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    embed.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     return parser
 
 
-def run_annotate(args: argparse.Namespace) -> dict:
+def model_folder(name_or_folder: str) -> str:
+    """A checkpoint folder from ``--model``: an existing folder, or a packaged model's name."""
+    if os.path.isdir(name_or_folder):
+        return name_or_folder
+    from sparktext.pretrained import PACKAGED_MODELS, packaged_model_folder
+
+    if name_or_folder in PACKAGED_MODELS:
+        try:
+            return packaged_model_folder(name_or_folder)
+        except ModuleNotFoundError as error:
+            raise CliError(str(error)) from error
+    raise CliError(
+        f"model {name_or_folder!r} is neither a folder nor a packaged model ({sorted(PACKAGED_MODELS)})"
+    )
+
+
+def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
+    """The pipeline stages for a command, and the annotation columns it writes."""
+    from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+
+    stages = [DocumentAssembler(inputCol=args.text_col), SentenceDetector(), Tokenizer(inputCols=["sentence"])]
+    if args.command == "annotate":
+        return stages, ["document", "sentence", "token"]
+    embeddings = (
+        BertEmbeddings.loadSavedModel(model_folder(args.model))
+        .setInputCols("sentence", "token")
+        .setOutputCol("embeddings")
+        .setBatchSize(args.batch_size)
+        .setMaxSentenceLength(args.max_sentence_length)
+        .setPoolingStrategy(args.pooling)
+        .setDevice(args.device)
+        .setPrecision(args.precision)
+    )
+    return stages + [embeddings], ["token", "embeddings"]
+
+
+def run_job(args: argparse.Namespace) -> dict:
     from pyspark.ml import Pipeline
     from pyspark.sql import functions as F
 
     import sparktext
-    from sparktext import DocumentAssembler, SentenceDetector, Tokenizer
 
+    stages, annotation_columns = build_stages(args)
     spark = sparktext.start(master=args.master)
     spark.sparkContext.setLogLevel("ERROR")
     df = read_input(spark, args.input, args.format, args.text_col)
     if args.partitions:
         df = df.repartition(args.partitions)
-    pipeline = Pipeline(
-        stages=[
-            DocumentAssembler(inputCol=args.text_col),
-            SentenceDetector(),
-            Tokenizer(inputCols=["sentence"]),
-        ]
-    )
     started = time.perf_counter()
-    result = pipeline.fit(df).transform(df)
-    result.write.mode("overwrite").parquet(args.output)
+    result = Pipeline(stages=stages).fit(df).transform(df)
+    result.select(*df.columns, *annotation_columns).write.mode("overwrite").parquet(args.output)
     written = spark.read.parquet(args.output)
     totals = written.select(
         F.count(F.lit(1)).alias("rows"),
-        F.sum(F.size("sentence")).alias("sentences"),
         F.sum(F.size("token")).alias("tokens"),
         F.sum(F.length(F.col(args.text_col))).alias("characters"),
     ).first()
     elapsed = time.perf_counter() - started
     return {
         "rows": totals.rows,
-        "sentences": totals.sentences or 0,
         "tokens": totals.tokens or 0,
         "characters": totals.characters or 0,
         "seconds": elapsed,
@@ -120,13 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:
-        summary = run_annotate(args)
-    except (CliError, SparktextError) as error:
+        summary = run_job(args)
+    except (CliError, SparktextError, FileNotFoundError, ValueError) as error:
         print(f"sparktext: error: {error}", file=sys.stderr)
         return 2
     print(
-        f"wrote {args.output}: {summary['rows']} rows, {summary['sentences']} sentences, "
-        f"{summary['tokens']} tokens in {summary['seconds']:.1f} s "
+        f"wrote {args.output}: {summary['rows']} rows, {summary['tokens']} tokens "
+        f"in {summary['seconds']:.1f} s "
         f"({summary['tokens'] / max(summary['seconds'], 1e-9):,.0f} tokens/s)"
     )
     return 0

