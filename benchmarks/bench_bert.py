@@ -239,7 +239,7 @@ def main() -> None:
     lines = [
         ("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours),
         (f"(a) raw forward pass, one process, {cores} threads, sorted, batch {args.batch_size}", floor),
-        (f"(a') the same with batch 32", floor32),
+        ("(a') the same with batch 32", floor32),
         ("(b) transformers pipeline('feature-extraction', batch_size=32)", hf),
         ("(c) plain pandas_udf, tokenizer + model, batches of 32", plain),
     ]

@@ -78,15 +78,15 @@ def test_matches_transformers_through_spark(spark, minilm_path, ewt_documents):
         by_sentence: dict[str, list] = {}
         for annotation in row.embeddings:
             by_sentence.setdefault(annotation.metadata["sentence"], []).append(annotation)
-        for annotations in by_sentence.values():
-            words = [a.result.lower() for a in annotations]
+        for sentence_vectors in by_sentence.values():
+            words = [a.result.lower() for a in sentence_vectors]
             encoded = tokenizer([words], is_split_into_words=True, return_tensors="pt", truncation=False)
             if encoded["input_ids"].shape[1] > 128:
                 continue  # windowed: covered by the engine tests
             with torch.inference_mode():
                 hidden = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).last_hidden_state[0]
             word_ids = encoded.word_ids(0)
-            for index, annotation in enumerate(annotations):
+            for index, annotation in enumerate(sentence_vectors):
                 if index not in word_ids:
                     continue
                 expected = hidden[word_ids.index(index)].numpy()

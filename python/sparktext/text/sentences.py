@@ -100,7 +100,6 @@ _GREETING_BEFORE_COMMA = re.compile(
 )
 _WORD_BEFORE = re.compile(r"([^\s\"'“‘(\[{]*)$")
 _LIST_START = re.compile(_LIST_ITEM)
-_WHITESPACE = re.compile(r"\s+")
 
 
 def _previous_word(text: str, end: int) -> str:

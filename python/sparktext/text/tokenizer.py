@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Sequence
 
 from sparktext.text.regex_compat import compile_pattern
 
@@ -223,10 +222,4 @@ def tokenize(text: str, rules: TokenizerRules | None = None) -> list[Span]:
     ['"', 'Hello', ',"', 'she', 'said', '(', 'quietly', ').']
     """
     return get_tokenizer(rules or TokenizerRules()).tokenize(text)
-
-
-def read_exceptions_file(path: str) -> tuple[str, ...]:
-    """Exception patterns from a text file, one per line, blank lines skipped."""
-    with open(path, encoding="utf-8") as handle:
-        return tuple(line.strip() for line in handle if line.strip())
 
