@@ -152,14 +152,15 @@ class RuleTokenizer:
             protected.extend((m.start(), m.end()) for m in pattern.finditer(text, start, stop) if m.end() > m.start())
         if not protected:
             return [(a, b, False) for a, b in found]
-        protected.sort()
+        protected.sort()  # in order, so a candidate grown by one span can reach the next
         merged: list[tuple[int, int, bool]] = []
         for cand_start, cand_stop in found:
-            touches = any(p_start < cand_stop and cand_start < p_stop for p_start, p_stop in protected)
-            if touches:
-                for p_start, p_stop in protected:
-                    if p_start < cand_stop and cand_start < p_stop:
-                        cand_start, cand_stop = min(cand_start, p_start), max(cand_stop, p_stop)
+            touched = False
+            for p_start, p_stop in protected:
+                if p_start < cand_stop and cand_start < p_stop:
+                    cand_start, cand_stop = min(cand_start, p_start), max(cand_stop, p_stop)
+                    touched = True
+            if touched:
                 if merged and merged[-1][2] and merged[-1][1] >= cand_start:
                     prev_start, prev_stop, _ = merged.pop()
                     cand_start, cand_stop = min(prev_start, cand_start), max(prev_stop, cand_stop)
