@@ -47,7 +47,9 @@ def ewt_documents():
     return ewt.load_documents()
 
 
-def build_tiny_bert(folder, *, lowercase: bool = False, max_positions: int = 128, seed: int = 0) -> str:
+def build_tiny_bert(
+    folder, *, lowercase: bool = False, max_positions: int = 128, seed: int = 0, hidden_size: int = 32
+) -> str:
     """A small random BERT with a vocabulary written here: every code path, in milliseconds."""
     import string
 
@@ -66,7 +68,7 @@ def build_tiny_bert(folder, *, lowercase: bool = False, max_positions: int = 128
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=max_positions,
     )
     BertModel(config).eval().save_pretrained(str(folder), safe_serialization=True)

@@ -145,13 +145,13 @@ def test_checkpoint_problems_are_named(tmp_path, tiny_bert_path):
     pickled = tmp_path / "pickled"
     shutil.copytree(tiny_bert_path, pickled)
     (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
-    with pytest.raises(FileNotFoundError, match=r"no safetensors weights.*pytorch_model.bin.*safe_serialization=True"):
+    with pytest.raises(FileNotFoundError, match=r"no safetensors weights.*pytorch_model.bin.*allow_pickle=True.*convert_to_safetensors"):
         BertEmbeddings.loadSavedModel(str(pickled))
 
 
 def test_errors_before_any_job(spark, text_df, tiny_bert_path, tmp_path):
     docs = DocumentAssembler(inputCol="text").transform(text_df)
-    with pytest.raises(SchemaError, match="no model; use BertEmbeddings.loadSavedModel"):
+    with pytest.raises(SchemaError, match=r"no model; use BertEmbeddings.pretrained\(name, lang\) or BertEmbeddings.loadSavedModel"):
         BertEmbeddings().transform(docs)
     with pytest.raises(SchemaError, match=r"input column 'token' is missing"):
         BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols("document", "token").transform(docs)

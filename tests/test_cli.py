@@ -63,4 +63,4 @@ def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys
 
 def test_embed_refuses_an_unknown_model(spark, tmp_path, capsys):
     assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--model", "bert_huge"]) == 2
-    assert "model 'bert_huge' is neither a folder nor a packaged model" in capsys.readouterr().err
+    assert "no model 'bert_huge' for language 'en'" in capsys.readouterr().err

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--text-col", default="text", help="column holding the text (default: text)")
     embed.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
     embed.add_argument("--model", default="all_minilm_l6_v2",
-                       help="a packaged model name (all_minilm_l6_v2) or a Hugging Face checkpoint folder")
+                       help="a catalog name (see `python -m sparktext.pretrained`) or a Hugging Face checkpoint folder")
+    embed.add_argument("--lang", default="en", help="language of the catalog model (default: en)")
     embed.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
     embed.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions")
     embed.add_argument("--batch-size", type=int, default=0, help="sequences per forward pass (0: auto)")
@@ -94,22 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def model_folder(name_or_folder: str) -> str:
-    """A checkpoint folder from ``--model``: an existing folder, or a packaged model's name."""
-    if os.path.isdir(name_or_folder):
-        return name_or_folder
-    from sparktext.pretrained import PACKAGED_MODELS, packaged_model_folder
-
-    if name_or_folder in PACKAGED_MODELS:
-        try:
-            return packaged_model_folder(name_or_folder)
-        except ModuleNotFoundError as error:
-            raise CliError(str(error)) from error
-    raise CliError(
-        f"model {name_or_folder!r} is neither a folder nor a packaged model ({sorted(PACKAGED_MODELS)})"
-    )
-
-
 def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
     """The pipeline stages for a command, and the annotation columns it writes."""
     from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
@@ -117,8 +102,12 @@ def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
     stages = [DocumentAssembler(inputCol=args.text_col), SentenceDetector(), Tokenizer(inputCols=["sentence"])]
     if args.command == "annotate":
         return stages, ["document", "sentence", "token"]
+    if os.path.isdir(args.model):
+        model = BertEmbeddings.loadSavedModel(args.model)
+    else:
+        model = BertEmbeddings.pretrained(args.model, args.lang)
     embeddings = (
-        BertEmbeddings.loadSavedModel(model_folder(args.model))
+        model
         .setInputCols("sentence", "token")
         .setOutputCol("embeddings")
         .setBatchSize(args.batch_size)
@@ -136,9 +125,9 @@ def run_job(args: argparse.Namespace) -> dict:
 
     import sparktext
 
-    stages, annotation_columns = build_stages(args)
     spark = sparktext.start(master=args.master)
     spark.sparkContext.setLogLevel("ERROR")
+    stages, annotation_columns = build_stages(args)
     df = read_input(spark, args.input, args.format, args.text_col)
     if args.partitions:
         df = df.repartition(args.partitions)
@@ -165,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         summary = run_job(args)
-    except (CliError, SparktextError, FileNotFoundError, ValueError) as error:
-        print(f"sparktext: error: {error}", file=sys.stderr)
+    except (CliError, SparktextError, FileNotFoundError, ValueError, KeyError) as error:
+        # KeyError's str() is the repr of its message: print the message itself.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"sparktext: error: {message}", file=sys.stderr)
         return 2
     print(
         f"wrote {args.output}: {summary['rows']} rows, {summary['tokens']} tokens "

@@ -17,3 +17,11 @@ class PatternError(SparktextError, ValueError):
 
 class JavaNotFoundError(SparktextError, RuntimeError):
     """No Java runtime was found to start Spark with."""
+
+
+class ModelFileError(SparktextError, ValueError):
+    """A model file is corrupt, truncated, of an unsupported architecture, or unsafe to load."""
+
+
+class ModelNotFoundError(SparktextError, FileNotFoundError):
+    """A named model was found nowhere sparktext looked; the message lists every place."""

@@ -57,10 +57,13 @@ class BertEngine:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
+        # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here.
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True, trust_remote_code=False)
         if not self.tokenizer.is_fast:
             raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
-        self.model = AutoModel.from_pretrained(model_path, use_safetensors=True, dtype=self.dtype)
+        self.model = AutoModel.from_pretrained(
+            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False
+        )
         self.model.to(self.device).eval()
         self.hidden_size = int(self.model.config.hidden_size)
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 512))

@@ -1,5 +1,24 @@
-"""Named models: where their files come from (for now, packages that ship a model)."""
+"""Named models: the catalog, where their files are found, and checks on checkpoint folders.
 
-from sparktext.pretrained.packages import PACKAGED_MODELS, packaged_model_folder
+>>> from sparktext.pretrained import find_model
+>>> find_model("bert_large_cased", "en").dimension
+1024
+"""
 
-__all__ = ["PACKAGED_MODELS", "packaged_model_folder"]
+from sparktext.pretrained.catalog import CATALOG, ModelEntry, find_model, list_models, showPublicModels
+from sparktext.pretrained.checkpoint import convert_to_safetensors, read_checkpoint_config
+from sparktext.pretrained.resolve import ResolvedModel, cache_folder, package_folder, resolve_pretrained
+
+__all__ = [
+    "CATALOG",
+    "ModelEntry",
+    "ResolvedModel",
+    "cache_folder",
+    "convert_to_safetensors",
+    "find_model",
+    "list_models",
+    "package_folder",
+    "read_checkpoint_config",
+    "resolve_pretrained",
+    "showPublicModels",
+]

@@ -76,7 +76,10 @@ class AnnotatorTransformer(Transformer, HasInputCols, HasOutputCol, DefaultParam
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         columns = self.checkInputColumns(dataset.schema)
-        annotated = self._annotate(*[F.col(c) for c in columns])
+        return self._with_output(dataset, self._annotate(*[F.col(c) for c in columns]))
+
+    def _with_output(self, dataset: DataFrame, annotated: Column) -> DataFrame:
+        """``dataset`` with the output column, carrying the output column's metadata."""
         output = self.getOutputCol()
         return dataset.withColumn(output, annotated.alias(output, metadata=self.outputMetadata()))
 

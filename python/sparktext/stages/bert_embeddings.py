@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import hashlib
 import os
 from typing import Iterator, Tuple
 
@@ -12,18 +12,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from sparktext.annotation import ANNOTATION_DDL, AnnotatorType, column_metadata
 from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
 from sparktext.errors import SchemaError
+from sparktext.pretrained import storage
+from sparktext.pretrained.checkpoint import (
+    convert_to_safetensors,
+    copy_checkpoint,
+    model_files,
+    read_checkpoint_config,
+    tokenizer_lowercases,
+)
+from sparktext.pretrained.resolve import cache_folder, resolve_pretrained
+from sparktext.pretrained.shipping import executor_model_path, ship_model_folder
 from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.engine import POOLING_STRATEGIES, get_engine
 from sparktext.params import int_at_least, one_of
 from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
 
-#: Model types whose tokenizers are WordPiece and whose encoders take (input_ids, attention_mask).
-SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "electra", "mobilebert", "convbert")
 WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
 #: Rows are embedded and returned in chunks of about this many tokens, so a Python worker's
 #: memory stays flat however many rows an Arrow batch holds (the vectors of 16k tokens are
@@ -125,20 +135,77 @@ class BertEmbeddings(AnnotatorTransformer):
         set_given_params(self, self._input_kwargs)
 
     @classmethod
-    def loadSavedModel(cls, folder: str, spark=None) -> "BertEmbeddings":
+    def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False) -> "BertEmbeddings":
         """Use a Hugging Face checkpoint folder: ``config.json``, safetensors weights, tokenizer files.
 
-        ``spark`` is accepted for Spark NLP compatibility; the folder must be readable at the
-        same path on every executor (a local folder in local mode, a shared mount on clusters).
+        The folder is read on the driver; on a cluster it is shipped to the executors with
+        Spark's file distribution at ``transform()``, so it needs no shared filesystem.
+        ``spark`` is accepted for Spark NLP compatibility.
+
+        Parameters
+        ----------
+        folder : str
+            The checkpoint folder.
+        spark : SparkSession, optional
+            Unused; Spark NLP's signature.
+        allow_pickle : bool, default False
+            Accept a pickle checkpoint (``pytorch_model.bin``): its tensors are read once with
+            ``torch.load(weights_only=True)`` and written as safetensors under the cache folder,
+            which is then used instead of ``folder``.
         """
-        config = read_checkpoint_config(folder)
-        lower = _tokenizer_lowercases(folder)
+        try:
+            config = read_checkpoint_config(folder)
+        except FileNotFoundError:
+            if not allow_pickle or not os.path.isdir(folder):
+                raise
+            digest = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
+            converted = os.path.join(cache_folder(spark), "converted", f"{os.path.basename(os.path.normpath(folder))}-{digest}")
+            folder = convert_to_safetensors(folder, converted)
+            config = read_checkpoint_config(folder)
         return cls(
             modelPath=os.path.abspath(folder),
             dimension=int(config["hidden_size"]),
-            caseSensitive=not lower,
+            caseSensitive=not tokenizer_lowercases(folder),
             storageRef=os.path.basename(os.path.normpath(folder)),
         )
+
+    @classmethod
+    def pretrained(cls, name: str = "bert_base_cased", lang: str = "en", remote_loc: str | None = None) -> "BertEmbeddings":
+        """A named model from the catalog (``sparktext.pretrained.list_models()``).
+
+        The files are looked for in ``remote_loc``, then the cache folder, then an installed
+        package, then downloaded from the Hugging Face hub into the cache folder
+        (:mod:`sparktext.pretrained.resolve` documents each step). ``caseSensitive``,
+        ``dimension`` and ``storageRef`` come from the catalog.
+
+        Raises
+        ------
+        KeyError
+            Unknown name or language; the message names close matches.
+        sparktext.errors.ModelNotFoundError
+            The model is nowhere; the message lists every place looked.
+
+        Examples
+        --------
+        >>> embeddings = BertEmbeddings.pretrained("all_minilm_l6_v2", "en")
+        >>> embeddings.getDimension(), embeddings.getCaseSensitive(), embeddings.getStorageRef()
+        (384, False, 'all_minilm_l6_v2')
+        """
+        resolved = resolve_pretrained(name, lang, remote_loc)
+        entry = resolved.entry
+        return cls(
+            modelPath=os.path.abspath(resolved.folder),
+            dimension=entry.dimension,
+            caseSensitive=entry.case_sensitive,
+            storageRef=entry.name,
+        )
+
+    @classmethod
+    def read(cls) -> "DefaultParamsReader":
+        return _BertEmbeddingsReader(cls)
+
+    def write(self) -> "DefaultParamsWriter":
+        return _BertEmbeddingsWriter(self)
 
     # Setters and getters, Spark NLP's names.
     def setBatchSize(self, value: int) -> "BertEmbeddings":
@@ -198,16 +265,21 @@ class BertEmbeddings(AnnotatorTransformer):
     def _transform(self, dataset: DataFrame) -> DataFrame:
         stage = describe_stage(self)
         if not self.isDefined(self.modelPath):
-            raise SchemaError(f"{stage}: no model; use BertEmbeddings.loadSavedModel(folder, spark)")
-        if not os.path.isdir(self.getModelPath()) and "://" not in self.getModelPath():
+            raise SchemaError(
+                f"{stage}: no model; use BertEmbeddings.pretrained(name, lang) or BertEmbeddings.loadSavedModel(folder)"
+            )
+        if not os.path.isdir(self.getModelPath()):
             raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
-        return super()._transform(dataset)
+        columns = self.checkInputColumns(dataset.schema)
+        shipped_name = ship_model_folder(dataset.sparkSession, self.getModelPath())
+        return self._with_output(dataset, self._embed(shipped_name, *[F.col(c) for c in columns]))
 
-    def _annotate(self, sentences: Column, tokens: Column) -> Column:
+    def _embed(self, shipped_name: str | None, sentences: Column, tokens: Column) -> Column:
         from pyspark.sql.functions import arrow_udf
 
         settings = EmbeddingSettings(
             model_path=self.getModelPath(),
+            shipped_name=shipped_name,
             device=self.getDevice(),
             precision=self.getPrecision(),
             batch_size=self.getBatchSize(),
@@ -229,6 +301,7 @@ class EmbeddingSettings:
     """What the executors need to embed: small, picklable, no Spark objects."""
 
     model_path: str
+    shipped_name: str | None  # set when the model travels with Spark's file distribution
     device: str
     precision: str
     batch_size: int
@@ -278,7 +351,8 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     stops = np.append(starts[1:], len(words))
     sentences = [words[a:b] for a, b in zip(starts, stops)]
 
-    engine = get_engine(settings.model_path, settings.device, settings.precision)
+    model_path = executor_model_path(settings.model_path, settings.shipped_name)
+    engine = get_engine(model_path, settings.device, settings.precision)
     embedded = engine.embed(
         sentences,
         batch_size=settings.batch_size,
@@ -308,50 +382,31 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     )
 
 
-def read_checkpoint_config(folder: str) -> dict:
-    """``config.json`` of a checkpoint folder, checked for what BertEmbeddings can run."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"model folder {folder!r} does not exist")
-    config_path = os.path.join(folder, "config.json")
-    if not os.path.exists(config_path):
-        raise FileNotFoundError(f"{config_path} is missing: not a Hugging Face checkpoint folder")
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from error
-    model_type = config.get("model_type")
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(
-            f"{config_path}: model_type {model_type!r} is not a BERT-family model; "
-            f"supported: {list(SUPPORTED_MODEL_TYPES)}"
-        )
-    weights = [n for n in os.listdir(folder) if n.endswith(".safetensors") or n == "model.safetensors.index.json"]
-    if not weights:
-        pickled = [n for n in os.listdir(folder) if n.endswith((".bin", ".pt", ".pth"))]
-        hint = (
-            f" It has {pickled}: pickle checkpoints can run code when loaded, so sparktext does not "
-            "load them; convert once with transformers: AutoModel.from_pretrained(folder)"
-            ".save_pretrained(folder, safe_serialization=True)."
-            if pickled else ""
-        )
-        raise FileNotFoundError(f"{folder}: no safetensors weights (model.safetensors).{hint}")
-    if "hidden_size" not in config and "dim" in config:  # distilbert names it dim
-        config["hidden_size"] = config["dim"]
-    return config
+class _BertEmbeddingsWriter(DefaultParamsWriter):
+    """Saves the params and, in ``model/``, the checkpoint files (safetensors weights, config,
+    tokenizer): a saved stage or pipeline needs nothing outside its own folder."""
+
+    def saveImpl(self, path: str) -> None:
+        super().saveImpl(path)
+        model_path = self.instance.getModelPath()
+        target = storage.join(path, "model")
+        if storage.is_uri(target):
+            storage.copy_from_local(model_path, target, self.sparkSession, model_files(model_path))
+        else:
+            copy_checkpoint(model_path, target)
 
 
-def _tokenizer_lowercases(folder: str) -> bool:
-    """Whether the checkpoint's tokenizer lowercases (an uncased model)."""
-    path = os.path.join(folder, "tokenizer_config.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            settings = json.load(handle)
-        if "do_lower_case" in settings:
-            return bool(settings["do_lower_case"])
-    tokenizer_json = os.path.join(folder, "tokenizer.json")
-    if os.path.exists(tokenizer_json):
-        with open(tokenizer_json, encoding="utf-8") as handle:
-            normalizer = json.load(handle).get("normalizer") or {}
-        return bool(normalizer.get("lowercase", False))
-    return False
+class _BertEmbeddingsReader(DefaultParamsReader):
+    """Loads the params and points ``modelPath`` at the saved ``model/`` folder (copied to the
+    cache folder first when the stage was saved to a Hadoop filesystem)."""
+
+    def load(self, path: str) -> BertEmbeddings:
+        stage = super().load(path)
+        saved = storage.join(path, "model")
+        if storage.is_uri(saved):
+            digest = hashlib.sha1(saved.encode()).hexdigest()[:12]
+            local = os.path.join(cache_folder(self.sparkSession), "saved", digest)
+            saved = storage.copy_to_local(saved, local, self.sparkSession)
+        read_checkpoint_config(saved)
+        stage._set(modelPath=os.path.abspath(saved))
+        return stage

@@ -1,0 +1,6 @@
+"""``python -m sparktext.pretrained``: print the catalog of named models and the cache folder."""
+
+from sparktext.pretrained import cache_folder, showPublicModels
+
+print(showPublicModels())
+print(f"\ncache folder: {cache_folder()}")

