@@ -1,21 +1,25 @@
 """Named models: the catalog, each step of pretrained() resolution and each way it can fail,
 safe loading, self-contained persistence, and shipping the model to executor JVMs.
 
-No network: model folders are built here, the hub is reached only through huggingface_hub's
-own offline mode (a cache laid out as it writes one) or a mirror endpoint that refuses
-connections.
+No network: model folders are built here; the hub is a mirror on loopback (HF_ENDPOINT),
+huggingface_hub's own offline mode over a cache laid out as it writes one, or an endpoint that
+refuses connections.
 """
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
 import os
+import re
 import pathlib
 import shutil
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -171,6 +175,111 @@ def test_hub_download_goes_through_huggingface_hub_then_stays_in_the_cache(tmp_p
     second = run_python(RESOLVE_IN_FRESH_PROCESS, env)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout.splitlines()[-1])["source"] == "cache"
+
+
+class MockHub:
+    """A Hugging Face hub mirror on loopback serving one repository from a local folder, with
+    the routes huggingface_hub's snapshot_download calls; it records every request."""
+
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+
+    def __init__(self, repo: str, folder: pathlib.Path) -> None:
+        self.files = {path.name: path.read_bytes() for path in folder.iterdir()}
+        self.requests: list[tuple[str, str]] = []
+        hub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep the test output clean
+                pass
+
+            def do_GET(self) -> None:
+                hub.answer(self, repo, head=False)
+
+            def do_HEAD(self) -> None:
+                hub.answer(self, repo, head=True)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, handler, repo: str, head: bool) -> None:
+        path = handler.path.split("?")[0]
+        self.requests.append((handler.command, path))
+        headers = {"Content-Type": "application/json"}
+        if path.startswith(f"/api/models/{repo}/revision/"):
+            body = json.dumps({"id": repo, "sha": self.commit, "siblings": [{"rfilename": f} for f in self.files]})
+        elif path.startswith(f"/api/models/{repo}/tree/"):
+            body = json.dumps([
+                {"type": "file", "path": f, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                for f, b in self.files.items()
+            ])
+        elif (match := re.match(rf"^/{re.escape(repo)}/resolve/[^/]+/(.+)$", path)) and match.group(1) in self.files:
+            body = self.files[match.group(1)]
+            headers = {"X-Repo-Commit": self.commit, "ETag": f'"{hashlib.sha1(body).hexdigest()}"'}
+        else:
+            handler.send_response(404)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        body = body.encode() if isinstance(body, str) else body
+        handler.send_response(200)
+        for key, value in {**headers, "Content-Length": str(len(body))}.items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if not head:
+            handler.wfile.write(body)
+
+    def downloaded(self) -> set[str]:
+        return {path.rsplit("/", 1)[-1] for method, path in self.requests if method == "GET" and "/resolve/" in path}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SEED_PIPELINE = """
+    import sparktext
+    from pyspark.ml import Pipeline
+    from sparktext.annotator import BertEmbeddings, SentenceDetector, Tokenizer
+    from sparktext.base import DocumentAssembler
+    spark = sparktext.start(master="local[1]")
+    df = spark.createDataFrame([("I love NLP. Jane didn't expect that.",)], ["text"])
+    embeddings = BertEmbeddings.pretrained("bert_base_cased", "en") \\
+        .setInputCols("sentence", "token") \\
+        .setOutputCol("embeddings")
+    pipeline = Pipeline(stages=[
+        DocumentAssembler().setInputCol("text").setOutputCol("document"),
+        SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+        Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+        embeddings,
+    ])
+    row = pipeline.fit(df).transform(df).first()
+    assert len(row.embeddings) == len(row.token) == 9, (len(row.embeddings), len(row.token))
+    assert all(len(a.embeddings) == 768 for a in row.embeddings)
+    print("SEED OK", embeddings.getModelPath())
+"""
+
+
+def test_seed_code_works_online_through_a_hub_mirror_then_offline_from_the_cache(tmp_path):
+    """The README's pretrained("bert_base_cased", "en") pipeline, first with a hub (a mirror
+    on loopback, through HF_ENDPOINT), then with no hub at all."""
+    model = pathlib.Path(fake_base_cased(tmp_path / "repo"))
+    (model / "README.md").write_text("model card")
+    (model / "pytorch_model.bin").write_bytes(b"not needed" * 10)
+    hub = MockHub("google-bert/bert-base-cased", model)
+    env = {"SPARKTEXT_CACHE": str(tmp_path / "cache"), "HF_HUB_CACHE": str(tmp_path / "hub"),
+           "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.endpoint, "PYSPARK_PYTHON": sys.executable}
+    try:
+        online = run_python(SEED_PIPELINE, env)
+    finally:
+        hub.stop()
+    assert "SEED OK" in online.stdout, online.stderr[-3000:]
+    assert online.stdout.strip().endswith(str(tmp_path / "cache" / "bert_base_cased_en"))
+    assert "Fetching" in online.stderr  # huggingface_hub's progress bar
+    assert hub.downloaded() == {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"}
+    shutil.rmtree(tmp_path / "hub")
+    offline = run_python(SEED_PIPELINE, {**env, "HF_HUB_OFFLINE": "1"})
+    assert "SEED OK" in offline.stdout, offline.stderr[-3000:]
 
 
 def closed_port() -> int:
