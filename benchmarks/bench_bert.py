@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=int, default=10, help="corpus copies for the memory check (0: skip)")
     parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
+    parser.add_argument("--partitions", type=int, default=0, help="input partitions (0: the master's cores)")
     args = parser.parse_args()
 
     import torch
@@ -192,7 +193,8 @@ def main() -> None:
 
     spark = sparktext.start(master=args.master, driver_memory="8g")
     spark.sparkContext.setLogLevel("ERROR")
-    docs_df = spark.createDataFrame([(d.text,) for d in documents], "text string").repartition(cores).cache()
+    partitions = args.partitions or cores
+    docs_df = spark.createDataFrame([(d.text,) for d in documents], "text string").repartition(partitions).cache()
     docs_df.count()
     stage = (BertEmbeddings.loadSavedModel(folder).setPrecision(args.precision).setDevice("cpu")
              .setBatchSize(args.batch_size))

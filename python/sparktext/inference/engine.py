@@ -24,6 +24,7 @@ from typing import Sequence as SequenceType
 
 import numpy as np
 
+from sparktext.inference.batching import BATCH_OVERHEAD_POSITIONS, plan_batches
 from sparktext.inference.device import resolve_device, resolve_dtype, task_cpus
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
 
@@ -78,6 +79,9 @@ class BertEngine:
             self.default_batch_size = 64
         else:
             self.default_batch_size = 32 if self.dtype == torch.bfloat16 else 16
+        #: Fixed cost of a forward pass in padded positions (see inference/batching.py). A GPU
+        #: computes thousands of positions in the time a launch takes: there, fill batches.
+        self.batch_overhead = 1024 if self.device.startswith("cuda") else BATCH_OVERHEAD_POSITIONS
         self._torch = torch
         logger.info(
             "loaded %s on %s (%s) in %.1f s", model_path, self.device, str(self.dtype).replace("torch.", ""),
@@ -194,25 +198,27 @@ class BertEngine:
         sequences, piece_ids, is_oov = self.preprocess(sentences, max_length, lowercase)
         out = np.zeros((len(piece_ids), self.hidden_size), dtype=np.float32)
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids), reverse=True)
+        lengths = [len(sequences[i].piece_ids) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
         position = 0
         size = batch_size if batch_size > 0 else self.default_batch_size
-        while position < len(order):
-            batch = [sequences[i] for i in order[position : position + size]]
+        plan = plan_batches(lengths, size, self.batch_overhead)
+        while plan:
+            start, stop = plan.pop(0)
+            batch = [sequences[i] for i in order[start:stop]]
             try:
                 hidden = self.forward(batch)
             except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
-                if not _is_out_of_memory(error) or size == 1:
+                if not _is_out_of_memory(error) or len(batch) == 1:
                     raise
-                size = max(1, size // 2)
-                logger.warning("CUDA out of memory with batch size %d; retrying with %d", size * 2, size)
+                size = max(1, len(batch) // 2)
+                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(batch), size)
                 self._torch.cuda.empty_cache()
+                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
                 continue
             self.postprocess(hidden, batch, pooling, out)
-            longest = max(len(s.piece_ids) for s in batch) + 2
-            real += sum(len(s.piece_ids) + 2 for s in batch)
-            padded += longest * len(batch)
-            position += len(batch)
+            real += sum(lengths[start:stop])
+            padded += lengths[start] * len(batch)
         ratio = 1 - real / padded if padded else 0.0
         return TokenEmbeddings(out, piece_ids, is_oov, ratio)
 
