@@ -5,8 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_bert.py [--model minilm|bert-base] [--p
 On the UD English-EWT dev documents (``../shared/data``), it times:
 
 * sparktext: DocumentAssembler -> SentenceDetector -> Tokenizer -> BertEmbeddings on Spark
-  (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers, median of
-  ``--repeats`` runs;
+  (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers;
+  it and the floor run in ``--repeats`` interleaved rounds and each reports its median round
+  (this machine drifts 10-20% over minutes: interleaving makes the ratio fair);
 * (a) the floor: the model's raw forward pass in one process with as many threads as the
   Spark master has cores, same dtype, over the same tokens' wordpieces, batches sorted by
   wordpiece count;
@@ -83,8 +84,9 @@ def sentences_and_tokens(documents):
     return sentences, tokens
 
 
-def floor_forward(folder: str, token_lists, threads: int, dtype, batch_size: int, repeats: int = 3) -> tuple[float, int]:
-    """(a): raw forward pass over the same wordpieces, sorted by length, one process."""
+def floor_forward(folder: str, token_lists, threads: int, dtype, batch_size: int):
+    """(a): raw forward pass over the same wordpieces, sorted by length, one process.
+    Returns (run, wordpieces): ``run()`` does one pass (warmed up already)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -109,7 +111,7 @@ def floor_forward(folder: str, token_lists, threads: int, dtype, batch_size: int
                 model(input_ids=ids, attention_mask=mask)
 
     run()  # warm
-    return median_time(run, repeats), pieces
+    return run, pieces
 
 
 def hf_pipeline(folder: str, sentences, threads: int, dtype) -> float:
@@ -171,7 +173,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--batch-size", type=int, default=16, help="sparktext's and the floor's batch size")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of sparktext and the floor")
     parser.add_argument("--scale", type=int, default=10, help="corpus copies for the memory check (0: skip)")
     parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
     parser.add_argument("--partitions", type=int, default=0, help="input partitions (0: the master's cores)")
@@ -203,11 +205,25 @@ def main() -> None:
     write = lambda: model.transform(docs_df).write.format("noop").mode("overwrite").save()  # noqa: E731
     for _ in range(3):  # warm: every Python worker of the pool started and its model loaded
         write()
-    ours = median_time(write, args.repeats)
     rows = model.transform(docs_df).select(F.sum(F.size("embeddings")).alias("n")).first().n
 
-    floor, pieces = floor_forward(folder, token_lists, cores, dtype, args.batch_size) if "a" not in skip else (float("nan"), 0)
-    floor32 = floor_forward(folder, token_lists, cores, dtype, 32)[0] if "a" not in skip and args.batch_size != 32 else float("nan")
+    # Rounds of (ours, floor at our batch size, floor at 32), interleaved so that the machine's
+    # drift over minutes (10-20% here) hits every approach alike; the median round counts.
+    runs = {"ours": write}
+    pieces = 0
+    if "a" not in skip:
+        runs["floor"], pieces = floor_forward(folder, token_lists, cores, dtype, args.batch_size)
+        if args.batch_size != 32:
+            runs["floor32"], _ = floor_forward(folder, token_lists, cores, dtype, 32)
+    timings: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - started)
+    median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
+    ours = median["ours"]
+    floor, floor32 = median.get("floor", float("nan")), median.get("floor32", float("nan"))
     if not pieces:
         from transformers import AutoTokenizer
 
@@ -230,9 +246,13 @@ def main() -> None:
             spark = sparktext.start(master=args.master, driver_memory="8g")
             spark.sparkContext.setLogLevel("ERROR")
             big = spark.createDataFrame([(d.text,) for _ in range(copies) for d in documents], "text string")
-            big = big.repartition(cores)
+            big = big.repartition(cores).cache()
+            big.count()
+            warm = spark.createDataFrame([(d.text,) for d in documents[:40]], "text string").repartition(cores)
+            model.transform(warm).write.format("noop").mode("overwrite").save()  # workers up, models loaded
+            started = time.perf_counter()
             model.transform(big).write.format("noop").mode("overwrite").save()
-            memory.append((copies * len(sentences), worker_peak_memory_mb(spark)))
+            memory.append((copies * len(sentences), worker_peak_memory_mb(spark), time.perf_counter() - started))
     spark.stop()
 
     print(f"\n{args.model} {args.precision}, {args.master}, torch {torch.__version__}, "
@@ -249,8 +269,12 @@ def main() -> None:
         ratio = "" if label.startswith("sparktext") else f"{seconds / ours:12.2f}x"
         print(f"{label:62} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
     print(f"padding ratio inside sparktext's batches: {padding:.3f}")
-    for count, megabytes in memory:
-        print(f"Python worker peak RSS after {count:,} sentences: {megabytes:,.0f} MB")
+    for count, megabytes, seconds in memory:
+        print(f"{count:,} sentences: Python worker peak RSS {megabytes:,.0f} MB, {seconds:.1f} s")
+    if len(memory) == 2:
+        print(f"{args.scale}x rows: {memory[1][2] / memory[0][2]:.1f}x time, "
+              f"{memory[1][1] / memory[0][1]:.2f}x peak memory")
+    print("rounds (s): " + "; ".join(f"{name} " + " ".join(f"{t:.2f}" for t in values) for name, values in timings.items()))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 import pytest
-from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml import Pipeline
 
 from conftest import build_tiny_bert
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer

@@ -109,7 +109,7 @@ def test_token_f1_on_ewt_is_reported(ewt_documents, capsys):
 
 
 def test_fit_returns_a_model_with_the_rules(spark, tmp_path):
-    df = spark.createDataFrame([("x",)], "text string")
+    df = DocumentAssembler(inputCol="text").transform(spark.createDataFrame([("x",)], "text string"))
     path = tmp_path / "exceptions.txt"
     path.write_text("New York\n\nSan Francisco\n")
     tokenizer = Tokenizer(exceptions=["e.g."]).setExceptionsPath(str(path)).setSplitChars(["-"])
@@ -121,7 +121,7 @@ def test_fit_returns_a_model_with_the_rules(spark, tmp_path):
 
 
 def test_fit_refuses_bad_patterns_before_any_model(spark):
-    df = spark.createDataFrame([("x",)], "text string")
+    df = DocumentAssembler(inputCol="text").transform(spark.createDataFrame([("x",)], "text string"))
     with pytest.raises(PatternError, match="exception"):
         Tokenizer(exceptions=["(unclosed"]).fit(df)
 

@@ -44,6 +44,22 @@ def column_names(value: Any) -> list[str]:
     return TypeConverters.toListString(value)
 
 
+def describe_stage(stage: Params) -> str:
+    """How error messages name a stage: its class and uid."""
+    return f"{type(stage).__name__} (uid {stage.uid})"
+
+
+class StageParams(Params):
+    """Params whose bad values are reported with the stage's name: ``BertEmbeddings (uid
+    BertEmbeddings_1a2b): maxSentenceLength must be in 1..512 ..., got 0``."""
+
+    def _set(self, **kwargs: Any) -> "StageParams":
+        try:
+            return super()._set(**kwargs)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{describe_stage(self)}: {error}") from error
+
+
 def _flatten_args(values: Iterable[Any]) -> list[Any]:
     values = list(values)
     if len(values) == 1 and isinstance(values[0], (list, tuple)):
@@ -51,7 +67,7 @@ def _flatten_args(values: Iterable[Any]) -> list[Any]:
     return values
 
 
-class HasInputCol(Params):
+class HasInputCol(StageParams):
     """A single input column (text for DocumentAssembler)."""
 
     inputCol: Param[str] = Param(
@@ -66,7 +82,7 @@ class HasInputCol(Params):
         return self.getOrDefault(self.inputCol)
 
 
-class HasInputCols(Params):
+class HasInputCols(StageParams):
     """Input annotator columns, one per annotator type the stage expects, in that order."""
 
     inputCols: Param[list[str]] = Param(
@@ -84,7 +100,7 @@ class HasInputCols(Params):
         return self.getOrDefault(self.inputCols)
 
 
-class HasOutputCol(Params):
+class HasOutputCol(StageParams):
     """The output annotator column."""
 
     outputCol: Param[str] = Param(
@@ -99,7 +115,7 @@ class HasOutputCol(Params):
         return self.getOrDefault(self.outputCol)
 
 
-class HasMinMaxLength(Params):
+class HasMinMaxLength(StageParams):
     """Bounds on the length, in characters, of the annotations a stage emits."""
 
     minLength: Param[int] = Param(

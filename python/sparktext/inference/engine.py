@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import os
 import threading
 import time
 from typing import Sequence as SequenceType
@@ -54,16 +55,24 @@ class BertEngine:
         # Progress bars from every executor would flood the logs; our own log line says enough.
         transformers_logging.disable_progress_bar()
         started = time.perf_counter()
+        if not os.path.isdir(model_path):
+            raise FileNotFoundError(
+                f"model folder {model_path!r} does not exist on this machine (deleted or moved after the "
+                "stage was built? on a cluster, is it shipped? see docs/pretrained.md)"
+            )
         self.model_path = model_path
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(precision, self.device)
         # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
-        # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here.
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True, trust_remote_code=False)
+        # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here;
+        # local_files_only: an executor never reaches for the hub (the driver resolved the model).
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            model_path, use_fast=True, trust_remote_code=False, local_files_only=True
+        )
         if not self.tokenizer.is_fast:
             raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
         self.model = AutoModel.from_pretrained(
-            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False
+            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False, local_files_only=True
         )
         self.model.to(self.device).eval()
         self.hidden_size = int(self.model.config.hidden_size)
@@ -200,7 +209,6 @@ class BertEngine:
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids), reverse=True)
         lengths = [len(sequences[i].piece_ids) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
-        position = 0
         size = batch_size if batch_size > 0 else self.default_batch_size
         plan = plan_batches(lengths, size, self.batch_overhead)
         while plan:

@@ -1,8 +1,8 @@
 """What every annotator stage shares: declared annotator types, input checks, output metadata.
 
 A stage declares ``inputAnnotatorTypes`` (one per entry of ``inputCols``, in order) and
-``outputAnnotatorType``. :meth:`AnnotatorTransformer.checkInputColumns` runs at the start of
-``transform()``, on the schema alone, so a wrong pipeline fails before any Spark job with a
+``outputAnnotatorType``. :meth:`HasAnnotatorInputs.checkInputColumns` runs at the start of
+``transform()`` (and of ``fit()``), on the schema alone, so a wrong pipeline fails before any Spark job with a
 message naming the stage, the column, what it found and what it expects.
 """
 
@@ -20,12 +20,7 @@ from pyspark.sql.types import StructType
 
 from sparktext.annotation import ANNOTATION_DDL, annotator_type_of, column_metadata, is_annotation_type
 from sparktext.errors import SchemaError
-from sparktext.params import HasInputCols, HasOutputCol
-
-
-def describe_stage(stage: Params) -> str:
-    """How error messages name a stage: its class and uid."""
-    return f"{type(stage).__name__} (uid {stage.uid})"
+from sparktext.params import HasInputCols, HasOutputCol, describe_stage
 
 
 def set_given_params(stage: Params, given: dict[str, Any]) -> None:
@@ -33,13 +28,11 @@ def set_given_params(stage: Params, given: dict[str, Any]) -> None:
     stage._set(**{name: value for name, value in given.items() if value is not None})
 
 
-class AnnotatorTransformer(Transformer, HasInputCols, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
-    """Base of the stages that read annotator columns and write one."""
+class HasAnnotatorInputs(HasInputCols):
+    """Input columns with declared annotator types, checked on the schema alone."""
 
     #: The annotator type expected in each input column, in ``inputCols`` order.
     inputAnnotatorTypes: tuple[str, ...] = ()
-    #: The annotator type this stage writes.
-    outputAnnotatorType: str = ""
 
     def checkInputColumns(self, schema: StructType) -> list[str]:
         """Check ``inputCols`` against ``schema``; return them, or raise :class:`SchemaError`."""
@@ -69,6 +62,13 @@ class AnnotatorTransformer(Transformer, HasInputCols, HasOutputCol, DefaultParam
                     f"{stage}: input column {column!r} holds {found_text}, expected annotator type {wanted!r}"
                 )
         return columns
+
+
+class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+    """Base of the stages that read annotator columns and write one."""
+
+    #: The annotator type this stage writes.
+    outputAnnotatorType: str = ""
 
     def outputMetadata(self) -> dict:
         """Column metadata of the output column (subclasses add keys such as ``dimension``)."""

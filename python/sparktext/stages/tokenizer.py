@@ -11,8 +11,8 @@ from pyspark.sql import Column, DataFrame
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
-from sparktext.params import HasInputCols, HasMinMaxLength, HasOutputCol
-from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, set_given_params
+from sparktext.params import HasMinMaxLength, HasOutputCol
+from sparktext.stages._base import AnnotatorTransformer, HasAnnotatorInputs, arrow_annotator_udf, set_given_params
 from sparktext.text.tokenizer import (
     DEFAULT_CONTEXT_CHARS,
     DEFAULT_MAX_LENGTH,
@@ -22,8 +22,10 @@ from sparktext.text.tokenizer import (
 )
 
 
-class _TokenizerParams(HasInputCols, HasOutputCol, HasMinMaxLength):
+class _TokenizerParams(HasAnnotatorInputs, HasOutputCol, HasMinMaxLength):
     """The params Tokenizer and TokenizerModel share, declared once."""
+
+    inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
 
     targetPattern: Param[str] = Param(
         Params._dummy(), "targetPattern", "regex whose matches are the token candidates", TypeConverters.toString
@@ -250,6 +252,7 @@ class Tokenizer(Estimator, _TokenizerParams, DefaultParamsReadable, DefaultParam
         return self.getOrDefault(self.exceptionsPath)
 
     def _fit(self, dataset: DataFrame) -> "TokenizerModel":
+        self.checkInputColumns(dataset.schema)  # the check transform() makes, before any job
         from_file: tuple[str, ...] = ()
         if self.isDefined(self.exceptionsPath):
             lines = dataset.sparkSession.read.text(self.getExceptionsPath()).collect()
@@ -267,7 +270,6 @@ class TokenizerModel(AnnotatorTransformer, _TokenizerParams):
     carry metadata ``sentence`` from it (or its position when it has none).
     """
 
-    inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
     outputAnnotatorType = AnnotatorType.TOKEN
 
     @keyword_only

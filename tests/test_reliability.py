@@ -1,0 +1,163 @@
+"""Reliability of the whole pipeline (DocumentAssembler, SentenceDetector, Tokenizer,
+BertEmbeddings): hostile input, errors before any job, a worker killed mid-task, a model
+deleted under a running job, skew, and identical answers on every run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline
+
+from sparktext import BertEmbeddings, DocumentAssembler, SchemaError, SentenceDetector, Tokenizer
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+HOSTILE = {
+    "null": None,
+    "empty": "",
+    "whitespace only": " \t\n  \r\n \u00a0 ",
+    "5,000-character URL": "See https://example.com/" + "a1b2c3/" * 711 + "end now.",
+    "emoji with joiners": "Family 👩‍👩‍👧‍👦, flags 🇺🇳 🏳️‍🌈 and skin 👋🏽 tones. Next one!",
+    "CJK": "漢字とかなが混ざった文です。次の文。中文句子也可以！",
+    "combining marks": "Cafe\u0301 nai\u0308ve Z\u0338\u0322a\u0335l\u0337g\u0338o\u0334 text.",
+    "right-to-left": "שלום עולם. مرحبا بالعالم! Mixed עם English.",
+    "controls and NUL": "bell\x07 nul\x00 esc\x1b del\x7f and \x0b vertical tab.",
+    "mixed newlines": "line one\r\nline two\rline three\nline four\u2028five\u2029six",
+    "only punctuation": "?!...;:--,,((()))''\"\"",
+    "plain": "Jane didn't expect that. The dog was a friend!",
+}
+
+
+def full_pipeline(model_folder: str, **bert_params) -> Pipeline:
+    bert = BertEmbeddings.loadSavedModel(model_folder).setInputCols("sentence", "token").setPrecision("fp32")
+    bert._set(**bert_params)
+    return Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(), Tokenizer(inputCols=["sentence"]), bert])
+
+
+def check_rows(texts: dict[int, str | None], rows, dimension: int) -> int:
+    """Every row back; every token slices its text; one finite vector per token, on the token.
+    Returns the number of tokens checked."""
+    assert sorted(row.id for row in rows) == sorted(texts)
+    checked = 0
+    for row in rows:
+        text = texts[row.id]
+        assert len(row.embeddings) == len(row.token), (row.id, len(row.embeddings), len(row.token))
+        for token, vector in zip(row.token, row.embeddings):
+            assert text[token.begin : token.end + 1] == token.result, (row.id, token)
+            assert (vector.begin, vector.end, vector.result) == (token.begin, token.end, token.result)
+            values = np.asarray(vector.embeddings, dtype=np.float32)
+            assert values.shape == (dimension,) and np.isfinite(values).all(), (row.id, token.result)
+            checked += 1
+    return checked
+
+
+def test_hostile_input_keeps_every_row_exact_offsets_and_one_finite_vector_per_token(spark, tiny_bert_path):
+    texts = dict(enumerate(HOSTILE.values()))
+    df = spark.createDataFrame(list(texts.items()), "id int, text string").repartition(3)
+    # Short windows: the URL (hundreds of wordpieces) and every long sentence are windowed.
+    model = full_pipeline(tiny_bert_path, maxSentenceLength=16, batchSize=3).fit(df)
+    result = model.transform(df).select("id", "token", "embeddings")
+    first = result.collect()
+    assert check_rows(texts, first, dimension=32) >= 50
+    by_name = {name: next(r for r in first if r.id == number) for number, name in enumerate(HOSTILE)}
+    for empty in ("null", "empty", "whitespace only"):
+        assert by_name[empty].embeddings == [], empty
+    url = max(by_name["5,000-character URL"].token, key=lambda t: len(t.result))
+    assert len(url.result) >= 5000
+    # Determinism: the same answer on the next run, bit for bit.
+    second = result.collect()
+    vectors = lambda rows: np.array([a.embeddings for r in sorted(rows, key=lambda r: r.id) for a in r.embeddings])  # noqa: E731
+    np.testing.assert_array_equal(vectors(first), vectors(second))
+
+
+def job_ids_during(spark, action) -> list[int]:
+    """Run ``action`` and return the Spark jobs it started."""
+    context = spark.sparkContext
+    group = f"reliability-{os.getpid()}-{id(action)}"
+    context.setJobGroup(group, "must start no job")
+    try:
+        action()
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    return list(context.statusTracker().getJobIdsForGroup(group))
+
+
+SCHEMA_MISTAKES = {
+    "missing column": (lambda df, m: DocumentAssembler(inputCol="body").transform(df), SchemaError, r"DocumentAssembler .*'body'"),
+    "non-string text": (lambda df, m: DocumentAssembler(inputCol="id").transform(df), SchemaError, r"DocumentAssembler .*'id'.*int"),
+    "text column unset": (lambda df, m: DocumentAssembler().transform(df), SchemaError, r"DocumentAssembler .*inputCol is not set"),
+    "wrong annotator type": (
+        lambda df, m: BertEmbeddings.loadSavedModel(m).setInputCols("document", "document").transform(
+            DocumentAssembler(inputCol="text").transform(df)),
+        SchemaError, r"BertEmbeddings .*'document' holds 'document', expected annotator type 'token'"),
+    "no model": (lambda df, m: BertEmbeddings().transform(df), SchemaError, r"BertEmbeddings .*no model"),
+    "maxSentenceLength 0": (lambda df, m: BertEmbeddings().setMaxSentenceLength(0), ValueError,
+                            r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 1..512.*got 0"),
+    "maxSentenceLength 513": (lambda df, m: BertEmbeddings(maxSentenceLength=513), ValueError,
+                              r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 1..512.*got 513"),
+    "unknown device": (lambda df, m: BertEmbeddings().setDevice("tpu"), ValueError, r"BertEmbeddings \(uid .*\): .*'tpu'"),
+    "unknown precision": (lambda df, m: BertEmbeddings().setPrecision("int4"), ValueError, r"BertEmbeddings \(uid .*\): .*'int4'"),
+    "tokenizer on documents of the wrong type": (
+        lambda df, m: Tokenizer(inputCols=["text"]).fit(df), SchemaError, r"Tokenizer .*'text'"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SCHEMA_MISTAKES))
+def test_user_mistakes_fail_before_any_job_naming_stage_and_value(spark, tiny_bert_path, mistake):
+    df = spark.createDataFrame([(1, "Some text.")], "id int, text string")
+    action, error, pattern = SCHEMA_MISTAKES[mistake]
+
+    def attempt():
+        with pytest.raises(error, match=pattern):
+            action(df, tiny_bert_path)
+
+    assert job_ids_during(spark, attempt) == []
+
+
+def test_model_deleted_after_transform_fails_the_job_with_the_folder_named(spark, tiny_bert_path, tmp_path):
+    doomed = tmp_path / "doomed"
+    shutil.copytree(tiny_bert_path, doomed)
+    df = spark.createDataFrame([(1, "A sentence for a model that is gone.")], "id int, text string")
+    planned = full_pipeline(str(doomed)).fit(df).transform(df)
+    shutil.rmtree(doomed)
+    with pytest.raises(Exception, match=rf"model folder '{doomed}' does not exist on this machine"):
+        planned.select("embeddings").collect()
+
+
+def test_a_worker_killed_mid_task_loses_no_row(tiny_bert_path, tmp_path):
+    """A Python worker SIGKILLed in the middle of a BertEmbeddings task (first attempt only):
+    Spark retries the task on a fresh worker, which loads the model cleanly; every row comes
+    back, identical to a clean run."""
+    marker, output = tmp_path / "killed.pid", tmp_path / "runs.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+           "PYSPARK_PYTHON": sys.executable, "SPARKTEXT_FAULT_MARKER": str(marker)}
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "fault_job.py"), tiny_bert_path, str(output)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    killed_pid = int(marker.read_text())
+    assert not pathlib.Path(f"/proc/{killed_pid}").exists() or "zombie" in pathlib.Path(f"/proc/{killed_pid}/status").read_text()
+    faulty, clean = json.loads(output.read_text())
+    assert [row[0] for row in faulty] == list(range(80))
+    assert [row[1] for row in faulty] == [row[1] for row in clean]
+    np.testing.assert_allclose(
+        np.array([v for row in faulty for v in row[2]]), np.array([v for row in clean for v in row[2]]), atol=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_skewed_partition_with_a_ten_megabyte_document(spark, tiny_bert_path, ewt_documents):
+    """One partition holds a 10 MB document, the others small rows: the job completes, every
+    token of the big one has its vector, offsets exact."""
+    corpus = "\n\n".join(d.text for d in ewt_documents)
+    big = (corpus + "\n\n") * (10_000_000 // (len(corpus) + 2) + 1)
+    texts = {0: big[:10_000_000], **{n: HOSTILE["plain"] for n in range(1, 40)}}
+    df = spark.createDataFrame(list(texts.items()), "id int, text string").repartition(4)
+    rows = full_pipeline(tiny_bert_path).fit(df).transform(df).select("id", "token", "embeddings").collect()
+    assert check_rows(texts, rows, dimension=32) > 1_000_000
