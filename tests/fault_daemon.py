@@ -35,7 +35,6 @@ def forward_that_dies_once(self, batch):
     return _real_forward(self, batch)
 
 
-engine.BertEngine.forward = forward_that_dies_once
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # only when Spark runs it: importing it (pytest collects it) patches nothing
+    engine.BertEngine.forward = forward_that_dies_once
     daemon.manager()
