@@ -56,6 +56,12 @@ def cache_folder(spark=None) -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
 
 
+def cache_subfolder(kind: str, key: str, spark=None) -> str:
+    """``<cache folder>/<kind>/<hash of key>``: where a local copy derived from ``key`` (a
+    remote URI, a saved stage's URI, a converted folder's path) is kept."""
+    return os.path.join(cache_folder(spark), kind, hashlib.sha1(key.encode()).hexdigest()[:12])
+
+
 def _active_session():
     from pyspark.sql import SparkSession
 
@@ -95,8 +101,7 @@ def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = Non
                 return _checked(entry, candidate, "remote_loc")
             looked.append(f"remote_loc: {candidate} (no such folder)")
         elif storage.exists(candidate, spark):
-            key = hashlib.sha1(candidate.encode()).hexdigest()[:12]
-            local = os.path.join(cache, "remote", key, entry.folder_name)
+            local = os.path.join(cache_subfolder("remote", candidate, spark), entry.folder_name)
             if not os.path.isdir(local):
                 logger.info("copying %s to %s", candidate, local)
                 storage.copy_to_local(candidate, local, spark)

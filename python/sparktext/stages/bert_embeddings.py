@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from typing import Iterator, Tuple
 
@@ -27,7 +26,7 @@ from sparktext.pretrained.checkpoint import (
     read_checkpoint_config,
     tokenizer_lowercases,
 )
-from sparktext.pretrained.resolve import cache_folder, resolve_pretrained
+from sparktext.pretrained.resolve import cache_subfolder, resolve_pretrained
 from sparktext.pretrained.shipping import executor_model_path, ship_model_folder
 from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.engine import POOLING_STRATEGIES, get_engine
@@ -158,8 +157,9 @@ class BertEmbeddings(AnnotatorTransformer):
         except FileNotFoundError:
             if not allow_pickle or not os.path.isdir(folder):
                 raise
-            digest = hashlib.sha1(os.path.abspath(folder).encode()).hexdigest()[:12]
-            converted = os.path.join(cache_folder(spark), "converted", f"{os.path.basename(os.path.normpath(folder))}-{digest}")
+            converted = os.path.join(
+                cache_subfolder("converted", os.path.abspath(folder), spark), os.path.basename(os.path.normpath(folder))
+            )
             folder = convert_to_safetensors(folder, converted)
             config = read_checkpoint_config(folder)
         return cls(
@@ -404,8 +404,7 @@ class _BertEmbeddingsReader(DefaultParamsReader):
         stage = super().load(path)
         saved = storage.join(path, "model")
         if storage.is_uri(saved):
-            digest = hashlib.sha1(saved.encode()).hexdigest()[:12]
-            local = os.path.join(cache_folder(self.sparkSession), "saved", digest)
+            local = cache_subfolder("saved", saved, self.sparkSession)
             saved = storage.copy_to_local(saved, local, self.sparkSession)
         read_checkpoint_config(saved)
         stage._set(modelPath=os.path.abspath(saved))
