@@ -30,6 +30,23 @@ def spark():
     session.stop()
 
 
+@pytest.fixture
+def job_ids_during(spark):
+    """``job_ids_during(action)``: run ``action`` and return the ids of the Spark jobs it started."""
+
+    def run(action) -> list[int]:
+        context = spark.sparkContext
+        group = f"no-job-{os.getpid()}-{id(action)}"
+        context.setJobGroup(group, "must start no job")
+        try:
+            action()
+        finally:
+            context.setLocalProperty("spark.jobGroup.id", None)
+        return list(context.statusTracker().getJobIdsForGroup(group))
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _doctest_spark(request, doctest_namespace):
     """Docstring examples that use ``spark`` get the session (started only for them)."""

@@ -189,3 +189,48 @@ def test_engine_is_loaded_once_per_process(tiny_bert_path):
 def test_unknown_pooling_is_refused(tiny_bert_path):
     with pytest.raises(ValueError, match=r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"):
         get_engine(tiny_bert_path, device="cpu", precision="fp32").embed([["a"]], pooling="max")
+
+
+@pytest.fixture(scope="module")
+def real_texts(real_sentences):
+    return [" ".join(words) for words in real_sentences]
+
+
+@pytest.mark.parametrize("pooling", ["pooler", "mean"])
+def test_sentence_vectors_match_transformers(minilm, real_texts, pooling):
+    result = minilm.embed_sentences(real_texts, batch_size=8, max_length=512, pooling=pooling)
+    expected = []
+    for text in real_texts:
+        encoded = minilm.tokenizer([text], return_tensors="pt")
+        with torch.inference_mode():
+            output = minilm.model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
+        pooled = output.pooler_output[0] if pooling == "pooler" else output.last_hidden_state[0].mean(0)
+        expected.append(pooled.float().numpy())
+    assert result.vectors.shape == (len(real_texts), 384)
+    np.testing.assert_allclose(result.vectors, np.stack(expected), atol=1e-4)
+    assert not result.truncated.any()
+
+
+def test_long_texts_are_cut_at_the_window_and_flagged(tiny_bert_path):
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    long_text = " ".join(["hello world"] * 100)
+    result = engine.embed_sentences([long_text, "the dog", ""], max_length=16, pooling="mean")
+    assert result.truncated.tolist() == [True, False, False]
+    cut = engine.embed_sentences([" ".join(["hello world"] * 7)], max_length=16, pooling="mean")
+    np.testing.assert_allclose(result.vectors[0], cut.vectors[0], atol=1e-5)  # the first 14 pieces
+    assert np.isfinite(result.vectors).all()
+
+
+def test_pooler_is_refused_when_the_checkpoint_has_none(tmp_path, tiny_bert_path):
+    from safetensors.torch import load_file, save_file
+    import shutil
+
+    folder = tmp_path / "no_pooler"
+    shutil.copytree(tiny_bert_path, folder)
+    weights = load_file(str(folder / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if not k.startswith("pooler.")}, str(folder / "model.safetensors"),
+              metadata={"format": "pt"})
+    engine = BertEngine(str(folder), device="cpu", precision="fp32")
+    with pytest.raises(ValueError, match="no pooler weights.*'mean'"):
+        engine.embed_sentences(["the dog"], pooling="pooler")
+    assert engine.embed_sentences(["the dog"], pooling="mean").vectors.shape == (1, 32)

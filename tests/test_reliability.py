@@ -78,18 +78,6 @@ def test_hostile_input_keeps_every_row_exact_offsets_and_one_finite_vector_per_t
     np.testing.assert_array_equal(vectors(first), vectors(second))
 
 
-def job_ids_during(spark, action) -> list[int]:
-    """Run ``action`` and return the Spark jobs it started."""
-    context = spark.sparkContext
-    group = f"reliability-{os.getpid()}-{id(action)}"
-    context.setJobGroup(group, "must start no job")
-    try:
-        action()
-    finally:
-        context.setLocalProperty("spark.jobGroup.id", None)
-    return list(context.statusTracker().getJobIdsForGroup(group))
-
-
 SCHEMA_MISTAKES = {
     "missing column": (lambda df, m: DocumentAssembler(inputCol="body").transform(df), SchemaError, r"DocumentAssembler .*'body'"),
     "non-string text": (lambda df, m: DocumentAssembler(inputCol="id").transform(df), SchemaError, r"DocumentAssembler .*'id'.*int"),
@@ -111,7 +99,7 @@ SCHEMA_MISTAKES = {
 
 
 @pytest.mark.parametrize("mistake", list(SCHEMA_MISTAKES))
-def test_user_mistakes_fail_before_any_job_naming_stage_and_value(spark, tiny_bert_path, mistake):
+def test_user_mistakes_fail_before_any_job_naming_stage_and_value(spark, tiny_bert_path, job_ids_during, mistake):
     df = spark.createDataFrame([(1, "Some text.")], "id int, text string")
     action, error, pattern = SCHEMA_MISTAKES[mistake]
 
@@ -119,7 +107,7 @@ def test_user_mistakes_fail_before_any_job_naming_stage_and_value(spark, tiny_be
         with pytest.raises(error, match=pattern):
             action(df, tiny_bert_path)
 
-    assert job_ids_during(spark, attempt) == []
+    assert job_ids_during(attempt) == []
 
 
 def test_model_deleted_after_transform_fails_the_job_with_the_folder_named(spark, tiny_bert_path, tmp_path):

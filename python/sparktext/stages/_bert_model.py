@@ -1,0 +1,314 @@
+"""What BertEmbeddings and BertSentenceEmbeddings share: a Hugging Face BERT checkpoint,
+how it is found (``loadSavedModel``, ``pretrained``), saved with the stage, shipped to the
+executors, and the settings the executors' engine runs with.
+
+Each subclass adds its ``poolingStrategy`` (the allowed values differ) and the function that
+turns one Arrow batch of its input columns into its output column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Iterator, Tuple
+
+import pyarrow as pa
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from sparktext.annotation import ANNOTATION_DDL, column_metadata
+from sparktext.errors import SchemaError
+from sparktext.inference.device import check_device, check_precision
+from sparktext.params import int_at_least
+from sparktext.pretrained import storage
+from sparktext.pretrained.checkpoint import (
+    convert_to_safetensors,
+    copy_checkpoint,
+    model_files,
+    read_checkpoint_config,
+    tokenizer_lowercases,
+)
+from sparktext.pretrained.catalog import ModelEntry
+from sparktext.pretrained.resolve import cache_subfolder, resolve_pretrained
+from sparktext.pretrained.shipping import executor_model_path, ship_model_folder
+from sparktext.stages._base import AnnotatorTransformer, describe_stage
+
+
+def _sentence_length(value) -> int:
+    number = TypeConverters.toInt(value)
+    if not 1 <= number <= 512:
+        raise ValueError(f"maxSentenceLength must be in 1..512 (wordpieces per window), got {value!r}")
+    return number
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingSettings:
+    """What the executors need to embed: small, picklable, no Spark objects."""
+
+    model_path: str
+    shipped_name: str | None  # set when the model travels with Spark's file distribution
+    device: str
+    precision: str
+    batch_size: int
+    max_length: int
+    pooling: str
+    lowercase: bool
+
+    def local_model_path(self) -> str:
+        """The model folder on this machine (the shipped copy on a cluster's executors)."""
+        return executor_model_path(self.model_path, self.shipped_name)
+
+
+class BertModelStage(AnnotatorTransformer):
+    """Base of the stages that run a BERT checkpoint (see the module doc)."""
+
+    #: Which catalog entries ``pretrained()`` accepts: ``token`` or ``sentence`` models.
+    catalogKind = "token"
+    defaultPretrainedName = "bert_base_cased"
+
+    batchSize: Param[int] = Param(
+        Params._dummy(), "batchSize", "sequences per forward pass; 0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)",
+        int_at_least("batchSize", 0),
+    )
+    maxSentenceLength: Param[int] = Param(
+        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (1..512)", _sentence_length
+    )
+    caseSensitive: Param[bool] = Param(
+        Params._dummy(), "caseSensitive", "False lowercases text before wordpiece", TypeConverters.toBoolean
+    )
+    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector (the model's hidden size)", TypeConverters.toInt)
+    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
+    device: Param[str] = Param(Params._dummy(), "device", "auto, cpu, cuda or cuda:N", check_device)
+    precision: Param[str] = Param(Params._dummy(), "precision", "auto, fp32, fp16 or bf16", check_precision)
+    modelPath: Param[str] = Param(
+        Params._dummy(), "modelPath", "folder of the Hugging Face checkpoint, readable on every executor", TypeConverters.toString
+    )
+
+    def _set_model_defaults(self, **extra) -> None:
+        self._setDefault(
+            outputCol="embeddings", batchSize=0, maxSentenceLength=128, caseSensitive=False,
+            device="auto", precision="auto", **extra,
+        )
+
+    @classmethod
+    def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False):
+        """Use a Hugging Face checkpoint folder: ``config.json``, safetensors weights, tokenizer files.
+
+        The folder is read on the driver; on a cluster it is shipped to the executors with
+        Spark's file distribution at ``transform()``, so it needs no shared filesystem.
+        ``spark`` is accepted for Spark NLP compatibility.
+
+        Parameters
+        ----------
+        folder : str
+            The checkpoint folder.
+        spark : SparkSession, optional
+            Unused; Spark NLP's signature.
+        allow_pickle : bool, default False
+            Accept a pickle checkpoint (``pytorch_model.bin``): its tensors are read once with
+            ``torch.load(weights_only=True)`` and written as safetensors under the cache folder,
+            which is then used instead of ``folder``.
+        """
+        try:
+            config = read_checkpoint_config(folder)
+        except FileNotFoundError:
+            if not allow_pickle or not os.path.isdir(folder):
+                raise
+            converted = os.path.join(
+                cache_subfolder("converted", os.path.abspath(folder), spark), os.path.basename(os.path.normpath(folder))
+            )
+            folder = convert_to_safetensors(folder, converted)
+            config = read_checkpoint_config(folder)
+        return cls(
+            modelPath=os.path.abspath(folder),
+            dimension=int(config["hidden_size"]),
+            caseSensitive=not tokenizer_lowercases(folder),
+            storageRef=os.path.basename(os.path.normpath(folder)),
+        )
+
+    @classmethod
+    def pretrained(cls, name: str | None = None, lang: str = "en", remote_loc: str | None = None):
+        """A named model from the catalog (``sparktext.pretrained.list_models()``).
+
+        The files are looked for in ``remote_loc``, then the cache folder, then an installed
+        package, then downloaded from the Hugging Face hub into the cache folder
+        (:mod:`sparktext.pretrained.resolve` documents each step). ``caseSensitive``,
+        ``dimension`` and ``storageRef`` come from the catalog.
+
+        Raises
+        ------
+        KeyError
+            Unknown name or language; the message names close matches.
+        ValueError
+            The name is a model of the other kind (a sentence model for token vectors).
+        sparktext.errors.ModelNotFoundError
+            The model is nowhere; the message lists every place looked.
+
+        Examples
+        --------
+        >>> from sparktext import BertEmbeddings
+        >>> embeddings = BertEmbeddings.pretrained("all_minilm_l6_v2", "en")
+        >>> embeddings.getDimension(), embeddings.getCaseSensitive(), embeddings.getStorageRef()
+        (384, False, 'all_minilm_l6_v2')
+        """
+        resolved = resolve_pretrained(name or cls.defaultPretrainedName, lang, remote_loc)
+        entry = resolved.entry
+        if entry.kind != cls.catalogKind:
+            other = "BertSentenceEmbeddings" if entry.kind == "sentence" else "BertEmbeddings"
+            raise ValueError(
+                f"{entry.name!r} is a {entry.kind} model; load it with {other}.pretrained({entry.name!r}, {entry.lang!r})"
+            )
+        return cls(modelPath=os.path.abspath(resolved.folder), **cls._catalog_params(entry))
+
+    @classmethod
+    def _catalog_params(cls, entry: ModelEntry) -> dict:
+        return {"dimension": entry.dimension, "caseSensitive": entry.case_sensitive, "storageRef": entry.name}
+
+    @classmethod
+    def read(cls) -> "DefaultParamsReader":
+        return _BertModelReader(cls)
+
+    def write(self) -> "DefaultParamsWriter":
+        return _BertModelWriter(self)
+
+    # Setters and getters, Spark NLP's names.
+    def setBatchSize(self, value: int):
+        return self._set(batchSize=value)
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def setMaxSentenceLength(self, value: int):
+        return self._set(maxSentenceLength=value)
+
+    def getMaxSentenceLength(self) -> int:
+        return self.getOrDefault(self.maxSentenceLength)
+
+    def setCaseSensitive(self, value: bool):
+        return self._set(caseSensitive=value)
+
+    def getCaseSensitive(self) -> bool:
+        return self.getOrDefault(self.caseSensitive)
+
+    def setDimension(self, value: int):
+        return self._set(dimension=value)
+
+    def getDimension(self) -> int:
+        return self.getOrDefault(self.dimension)
+
+    def setStorageRef(self, value: str):
+        return self._set(storageRef=value)
+
+    def getStorageRef(self) -> str:
+        return self.getOrDefault(self.storageRef)
+
+    def setPoolingStrategy(self, value: str):
+        return self._set(poolingStrategy=value)
+
+    def getPoolingStrategy(self) -> str:
+        return self.getOrDefault(self.poolingStrategy)
+
+    def setDevice(self, value: str):
+        return self._set(device=value)
+
+    def getDevice(self) -> str:
+        return self.getOrDefault(self.device)
+
+    def setPrecision(self, value: str):
+        return self._set(precision=value)
+
+    def getPrecision(self) -> str:
+        return self.getOrDefault(self.precision)
+
+    def getModelPath(self) -> str:
+        return self.getOrDefault(self.modelPath)
+
+    def outputMetadata(self) -> dict:
+        return column_metadata(self.outputAnnotatorType, dimension=self.getDimension(), ref=self.getStorageRef())
+
+    def checkModel(self) -> None:
+        """Raise unless the stage has a model folder that exists here (before any job)."""
+        stage = describe_stage(self)
+        if not self.isDefined(self.modelPath):
+            name = type(self).__name__
+            raise SchemaError(f"{stage}: no model; use {name}.pretrained(name, lang) or {name}.loadSavedModel(folder)")
+        if not os.path.isdir(self.getModelPath()):
+            raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
+
+    def settings(self, shipped_name: str | None = None) -> EmbeddingSettings:
+        """The engine settings these params describe."""
+        return EmbeddingSettings(
+            model_path=self.getModelPath(),
+            shipped_name=shipped_name,
+            device=self.getDevice(),
+            precision=self.getPrecision(),
+            batch_size=self.getBatchSize(),
+            max_length=self.getMaxSentenceLength(),
+            pooling=self.getPoolingStrategy(),
+            lowercase=not self.getCaseSensitive(),
+        )
+
+    def annotate_arrow(self, *columns: pa.Array) -> pa.Array:
+        """The output column for one Arrow batch of the input columns, on this machine (what
+        LightPipeline runs; the Spark UDF runs the same function on the executors)."""
+        self.checkModel()
+        return pa.concat_arrays(list(self._embed_batches(self.settings(), [tuple(columns)])))
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        self.checkModel()
+        columns = self.checkInputColumns(dataset.schema)
+        settings = self.settings(ship_model_folder(dataset.sparkSession, self.getModelPath()))
+        return self._with_output(dataset, self._embedding_udf(settings)(*[F.col(c) for c in columns]))
+
+    def _embedding_udf(self, settings: EmbeddingSettings):
+        from pyspark.sql.functions import arrow_udf
+
+        embed_batches = self._embed_batches
+
+        # Spark reads the UDF kind from the type hints: one column comes as arrays, several
+        # as tuples; _embed_batches always gets tuples.
+        def one_column(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+            yield from embed_batches(settings, ((column,) for column in batches))
+
+        def columns(batches: Iterator[Tuple[pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+            yield from embed_batches(settings, batches)
+
+        udf = one_column if len(self.inputAnnotatorTypes) == 1 else columns
+        return arrow_udf(udf, returnType=ANNOTATION_DDL)
+
+    @staticmethod
+    def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
+        """Output arrays for an iterator of input-column tuples, as many rows as came in
+        (a staticmethod: the UDF must not carry the stage to the executors)."""
+        raise NotImplementedError
+
+
+class _BertModelWriter(DefaultParamsWriter):
+    """Saves the params and, in ``model/``, the checkpoint files (safetensors weights, config,
+    tokenizer): a saved stage or pipeline needs nothing outside its own folder."""
+
+    def saveImpl(self, path: str) -> None:
+        super().saveImpl(path)
+        model_path = self.instance.getModelPath()
+        target = storage.join(path, "model")
+        if storage.is_uri(target):
+            storage.copy_from_local(model_path, target, self.sparkSession, model_files(model_path))
+        else:
+            copy_checkpoint(model_path, target)
+
+
+class _BertModelReader(DefaultParamsReader):
+    """Loads the params and points ``modelPath`` at the saved ``model/`` folder (copied to the
+    cache folder first when the stage was saved to a Hadoop filesystem)."""
+
+    def load(self, path: str) -> BertModelStage:
+        stage = super().load(path)
+        saved = storage.join(path, "model")
+        if storage.is_uri(saved):
+            local = cache_subfolder("saved", saved, self.sparkSession)
+            saved = storage.copy_to_local(saved, local, self.sparkSession)
+        read_checkpoint_config(saved)
+        stage._set(modelPath=os.path.abspath(saved))
+        return stage

@@ -1,0 +1,120 @@
+"""BertSentenceEmbeddings: one BERT vector per sentence, straight from the model."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params
+
+from sparktext.annotation import AnnotatorType
+from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
+from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES, get_engine
+from sparktext.params import one_of
+from sparktext.pretrained.catalog import ModelEntry
+from sparktext.stages._base import set_given_params
+from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
+
+#: Sentences embedded per engine call: enough to sort and batch well, few enough that a
+#: partition of long documents never holds all its vectors at once.
+SENTENCES_PER_CHUNK = 4096
+
+
+class BertSentenceEmbeddings(BertModelStage):
+    """Sentence-level BERT embeddings: one ``sentence_embeddings`` annotation per sentence.
+
+    Each ``document``-type annotation (a sentence, or a whole document) goes through the model
+    as one sequence and comes back as one vector: BERT's pooler output ([CLS] through its
+    dense and tanh layer, as Spark NLP's BertSentenceEmbeddings) or the mean of every
+    position's hidden state (how sentence-transformers models such as all-MiniLM-L6-v2 were
+    trained). Text beyond ``maxSentenceLength`` wordpieces is cut off, as in Spark NLP, and the
+    annotation says so: metadata ``truncated=true``. Runs on the same engine as BertEmbeddings
+    (model loaded once per worker, sentences sorted by length, GPU when present).
+
+    Parameters
+    ----------
+    inputCols : list of str, default ["sentence"]
+        One ``document``-type column.
+    outputCol : str, default "sentence_embeddings"
+    poolingStrategy : str, default "pooler"
+        ``pooler`` or ``mean``; ``pretrained()`` sets the one the model was trained for.
+    batchSize, maxSentenceLength, caseSensitive, dimension, storageRef, device, precision
+        As in :class:`~sparktext.BertEmbeddings`.
+
+    Examples
+    --------
+    >>> from sparktext import BertSentenceEmbeddings
+    >>> model = BertSentenceEmbeddings.pretrained("sent_all_minilm_l6_v2", "en")
+    >>> model.getPoolingStrategy(), model.getDimension()
+    ('mean', 384)
+    """
+
+    inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
+    outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
+    catalogKind = "sentence"
+    defaultPretrainedName = "sent_bert_base_cased"
+
+    poolingStrategy: Param[str] = Param(
+        Params._dummy(), "poolingStrategy", "how a sentence becomes one vector: pooler ([CLS] pooler output) or mean",
+        one_of("poolingStrategy", SENTENCE_POOLING_STRATEGIES),
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "sentence_embeddings",
+        batchSize: int = 0,
+        maxSentenceLength: int = 128,
+        caseSensitive: bool | None = None,
+        dimension: int | None = None,
+        storageRef: str | None = None,
+        poolingStrategy: str = "pooler",
+        device: str = "auto",
+        precision: str = "auto",
+        modelPath: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._set_model_defaults(inputCols=["sentence"], poolingStrategy="pooler")
+        self._setDefault(outputCol="sentence_embeddings")
+        set_given_params(self, self._input_kwargs)
+
+    @classmethod
+    def _catalog_params(cls, entry: ModelEntry) -> dict:
+        return {**super()._catalog_params(entry), "poolingStrategy": entry.sentence_pooling}
+
+    @staticmethod
+    def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
+        for (sentence_column,) in batches:
+            yield embed_sentences(sentence_column, settings)
+
+
+def embed_sentences(sentences: pa.Array, settings: EmbeddingSettings) -> pa.Array:
+    """Sentence-embedding annotations for a batch of sentence annotation lists (the UDF's body)."""
+    batch = read_annotations(sentences)
+    engine = get_engine(settings.local_model_path(), settings.device, settings.precision)
+    vectors, truncated = [], []
+    for start in range(0, len(batch.results), SENTENCES_PER_CHUNK):
+        embedded = engine.embed_sentences(
+            batch.results[start : start + SENTENCES_PER_CHUNK],
+            batch_size=settings.batch_size,
+            max_length=settings.max_length,
+            pooling=settings.pooling,
+            lowercase=settings.lowercase,
+        )
+        vectors.append(embedded.vectors)
+        truncated.extend(embedded.truncated.tolist())
+    builder = AnnotationBuilder(AnnotatorType.SENTENCE_EMBEDDINGS)
+    for _, indices in batch.by_row():
+        for position, i in enumerate(indices):
+            metadata = {
+                "sentence": batch.metadata[i].get("sentence", str(position)),
+                "truncated": "true" if truncated[i] else "false",
+            }
+            builder.add(int(batch.begins[i]), int(batch.ends[i]), batch.results[i], metadata)
+        builder.end_row()
+    stacked = np.concatenate(vectors) if vectors else np.zeros((0, engine.hidden_size), dtype=np.float32)
+    return builder.finish(vectors_array(stacked))

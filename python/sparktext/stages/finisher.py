@@ -1,0 +1,155 @@
+"""Finisher: annotator columns into plain strings or arrays of strings, for Spark ML and SQL."""
+
+from __future__ import annotations
+
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from sparktext.annotation import AnnotatorType, annotation_spark_type
+from sparktext.stages._base import FinisherTransformer, set_given_params
+
+
+class Finisher(FinisherTransformer):
+    """Turn annotator columns into the annotations' results, as Spark NLP's Finisher does.
+
+    Runs as Spark SQL expressions (no Python worker). A null annotator column reads as no
+    annotations.
+
+    Parameters
+    ----------
+    inputCols : list of str
+        Annotator columns of any type.
+    outputCols : list of str, default ``finished_<inputCol>``
+    outputAsArray : bool, default True
+        ``array<string>`` of results; False joins them into one string.
+    includeMetadata : bool, default False
+        With ``outputAsArray``, add a column ``<outputCol>_metadata``: each annotation's
+        metadata map, aligned with the results (Spark NLP merges them into one map instead;
+        keys such as ``sentence`` repeat, so the merge keeps only the last). Without
+        ``outputAsArray``, each annotation is written ``key->value`` pairs and ``result->...``
+        joined by ``valueSplitSymbol``.
+    valueSplitSymbol : str, default "#"
+        Between the values inside one annotation (metadata pairs, vector components).
+    annotationSplitSymbol : str, default "@"
+        Between annotations when ``outputAsArray`` is False.
+    cleanAnnotations : bool, default True
+        Drop every annotator column from the output.
+    parseEmbeddingsVectors : bool, default False
+        For embedding annotations, write the vector's values instead of the token text
+        (joined by a space in arrays, by ``valueSplitSymbol`` in strings).
+
+    Examples
+    --------
+    >>> from sparktext import DocumentAssembler, Finisher, Tokenizer
+    >>> from pyspark.ml import Pipeline
+    >>> df = spark.createDataFrame([("Hello world. Bye!",)], ["text"])
+    >>> pipeline = Pipeline(stages=[
+    ...     DocumentAssembler().setInputCol("text"),
+    ...     Tokenizer().setInputCols("document").setOutputCol("token"),
+    ...     Finisher().setInputCols("token"),
+    ... ])
+    >>> result = pipeline.fit(df).transform(df)
+    >>> result.columns
+    ['text', 'finished_token']
+    >>> result.first().finished_token
+    ['Hello', 'world', '.', 'Bye', '!']
+    """
+
+    outputAsArray: Param[bool] = Param(
+        Params._dummy(), "outputAsArray", "array<string> of results, else one joined string", TypeConverters.toBoolean
+    )
+    includeMetadata: Param[bool] = Param(
+        Params._dummy(), "includeMetadata", "also write each annotation's metadata", TypeConverters.toBoolean
+    )
+    valueSplitSymbol: Param[str] = Param(
+        Params._dummy(), "valueSplitSymbol", "separator between the values inside an annotation", TypeConverters.toString
+    )
+    annotationSplitSymbol: Param[str] = Param(
+        Params._dummy(), "annotationSplitSymbol", "separator between annotations in a string", TypeConverters.toString
+    )
+    parseEmbeddingsVectors: Param[bool] = Param(
+        Params._dummy(), "parseEmbeddingsVectors", "write embedding annotations' vector values instead of their text",
+        TypeConverters.toBoolean,
+    )
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCols: list[str] | None = None,
+        outputAsArray: bool = True,
+        includeMetadata: bool = False,
+        valueSplitSymbol: str = "#",
+        annotationSplitSymbol: str = "@",
+        cleanAnnotations: bool = True,
+        parseEmbeddingsVectors: bool = False,
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            outputAsArray=True, includeMetadata=False, valueSplitSymbol="#", annotationSplitSymbol="@",
+            cleanAnnotations=True, parseEmbeddingsVectors=False,
+        )
+        set_given_params(self, self._input_kwargs)
+
+    def setOutputAsArray(self, value: bool) -> "Finisher":
+        return self._set(outputAsArray=value)
+
+    def getOutputAsArray(self) -> bool:
+        return self.getOrDefault(self.outputAsArray)
+
+    def setIncludeMetadata(self, value: bool) -> "Finisher":
+        return self._set(includeMetadata=value)
+
+    def getIncludeMetadata(self) -> bool:
+        return self.getOrDefault(self.includeMetadata)
+
+    def setValueSplitSymbol(self, value: str) -> "Finisher":
+        return self._set(valueSplitSymbol=value)
+
+    def getValueSplitSymbol(self) -> str:
+        return self.getOrDefault(self.valueSplitSymbol)
+
+    def setAnnotationSplitSymbol(self, value: str) -> "Finisher":
+        return self._set(annotationSplitSymbol=value)
+
+    def getAnnotationSplitSymbol(self) -> str:
+        return self.getOrDefault(self.annotationSplitSymbol)
+
+    def setParseEmbeddingsVectors(self, value: bool) -> "Finisher":
+        return self._set(parseEmbeddingsVectors=value)
+
+    def getParseEmbeddingsVectors(self) -> bool:
+        return self.getOrDefault(self.parseEmbeddingsVectors)
+
+    def _value(self, annotation: Column, separator: str) -> Column:
+        """An annotation's result, or its vector's values when asked to parse embeddings."""
+        if not self.getParseEmbeddingsVectors():
+            return annotation.result
+        vector = F.array_join(F.transform(annotation.embeddings, lambda x: x.cast("string")), separator)
+        is_embedding = annotation.annotatorType.isin(AnnotatorType.WORD_EMBEDDINGS, AnnotatorType.SENTENCE_EMBEDDINGS)
+        return F.when(is_embedding, vector).otherwise(annotation.result)
+
+    def _detail(self, annotation: Column) -> Column:
+        """``key->value`` pairs of the metadata, then ``result->...``, joined by valueSplitSymbol."""
+        separator = self.getValueSplitSymbol()
+        pairs = F.transform(F.map_entries(annotation.metadata), lambda e: F.concat(e.key, F.lit("->"), e.value))
+        parts = F.concat(pairs, F.array(F.concat(F.lit("result->"), annotation.result)))
+        if self.getParseEmbeddingsVectors():
+            parts = F.concat(parts, F.array(F.concat(F.lit("embeddings->"), self._value(annotation, separator))))
+        return F.array_join(parts, separator)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        columns: dict[str, Column] = {}
+        for input_col, output_col in self.checkInputColumns(dataset.schema):
+            annotations = F.coalesce(F.col(input_col), F.array().cast(annotation_spark_type()))
+            if self.getOutputAsArray():
+                columns[output_col] = F.transform(annotations, lambda a: self._value(a, " "))
+                if self.getIncludeMetadata():
+                    columns[f"{output_col}_metadata"] = F.transform(annotations, lambda a: a.metadata)
+            else:
+                each = self._detail if self.getIncludeMetadata() else lambda a: self._value(a, self.getValueSplitSymbol())
+                columns[output_col] = F.array_join(F.transform(annotations, each), self.getAnnotationSplitSymbol())
+        return self._finish(dataset, columns)

@@ -1,0 +1,151 @@
+"""SentenceEmbeddings: the token vectors of each sentence pooled into one vector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from sparktext.annotation import AnnotatorType, column_metadata
+from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
+from sparktext.errors import SchemaError
+from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, describe_stage, set_given_params
+
+POOLING_STRATEGIES = ("AVERAGE", "SUM")
+
+
+def _pooling(value) -> str:
+    text = TypeConverters.toString(value).strip().upper()
+    if text not in POOLING_STRATEGIES:
+        raise ValueError(f"poolingStrategy must be one of {list(POOLING_STRATEGIES)}, got {value!r}")
+    return text
+
+
+class SentenceEmbeddings(AnnotatorTransformer):
+    """Pool the word embeddings of each sentence into one ``sentence_embeddings`` annotation.
+
+    A token belongs to the sentence whose ``sentence`` metadata it carries (BertEmbeddings
+    copies it from the Tokenizer). Each input sentence gets exactly one annotation, with the
+    sentence's offsets and text, metadata ``sentence`` and ``tokens`` (how many vectors were
+    pooled); a sentence with no token gets a zero vector and ``tokens=0``.
+
+    Parameters
+    ----------
+    inputCols : list of str, default ["sentence", "embeddings"]
+        A ``document``-type column and a ``word_embeddings`` column.
+    outputCol : str, default "sentence_embeddings"
+    poolingStrategy : str, default "AVERAGE"
+        ``AVERAGE`` or ``SUM`` (case-insensitive); anything else is refused.
+    dimension : int, optional
+        Size of the vectors; taken from the input column's metadata at ``transform()``.
+    storageRef : str, optional
+        Written as the output column's ``ref``; default: the input column's.
+    """
+
+    inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.WORD_EMBEDDINGS)
+    outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
+
+    poolingStrategy: Param[str] = Param(
+        Params._dummy(), "poolingStrategy", "how token vectors become one: AVERAGE or SUM", _pooling
+    )
+    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector", TypeConverters.toInt)
+    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCols: list[str] | None = None,
+        outputCol: str = "sentence_embeddings",
+        poolingStrategy: str = "AVERAGE",
+        dimension: int | None = None,
+        storageRef: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._setDefault(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings", poolingStrategy="AVERAGE")
+        set_given_params(self, self._input_kwargs)
+
+    def setPoolingStrategy(self, value: str) -> "SentenceEmbeddings":
+        return self._set(poolingStrategy=value)
+
+    def getPoolingStrategy(self) -> str:
+        return self.getOrDefault(self.poolingStrategy)
+
+    def setDimension(self, value: int) -> "SentenceEmbeddings":
+        return self._set(dimension=value)
+
+    def getDimension(self) -> int | None:
+        return self.getOrDefault(self.dimension) if self.isDefined(self.dimension) else None
+
+    def setStorageRef(self, value: str) -> "SentenceEmbeddings":
+        return self._set(storageRef=value)
+
+    def getStorageRef(self) -> str | None:
+        return self.getOrDefault(self.storageRef) if self.isDefined(self.storageRef) else None
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        sentences_col, embeddings_col = self.checkInputColumns(dataset.schema)
+        # dimension and ref follow the word embeddings column unless set here
+        upstream = dataset.schema[embeddings_col].metadata or {}
+        dimension = self.getDimension() or upstream.get("dimension")
+        ref = self.getStorageRef() or upstream.get("ref")
+        extra = {key: value for key, value in (("dimension", dimension), ("ref", ref)) if value is not None}
+        strategy, stage = self.getPoolingStrategy(), describe_stage(self)
+
+        def pool(sentence_column: pa.Array, embedding_column: pa.Array) -> pa.Array:
+            return pool_sentence_vectors(sentence_column, embedding_column, strategy, dimension, stage)
+
+        output = self.getOutputCol()
+        pooled = arrow_annotator_udf(pool, inputs=2)(F.col(sentences_col), F.col(embeddings_col))
+        return dataset.withColumn(output, pooled.alias(output, metadata=column_metadata(self.outputAnnotatorType, **extra)))
+
+    def annotate_arrow(self, sentences: pa.Array, embeddings: pa.Array) -> pa.Array:
+        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
+        return pool_sentence_vectors(sentences, embeddings, self.getPoolingStrategy(), self.getDimension(), describe_stage(self))
+
+
+def pool_sentence_vectors(
+    sentences: pa.Array, embeddings: pa.Array, strategy: str, dimension: int | None, stage: str = "SentenceEmbeddings"
+) -> pa.Array:
+    """Sentence-embedding annotations: each sentence's token vectors averaged or summed."""
+    if isinstance(embeddings, pa.ChunkedArray):
+        embeddings = embeddings.combine_chunks()
+    sentence_batch = read_annotations(sentences)
+    flat = embeddings.flatten()
+    token_rows = pc.list_parent_indices(embeddings).to_numpy(zero_copy_only=False)
+    vector_lists = pc.struct_field(flat, "embeddings")
+    lengths = pc.fill_null(pc.list_value_length(vector_lists), 0).to_numpy(zero_copy_only=False)
+    found = set(np.unique(lengths).tolist())
+    if len(found) > 1:
+        raise SchemaError(f"{stage}: the word embeddings have vectors of different sizes {sorted(found)}")
+    if dimension is None:
+        dimension = found.pop() if found else 0
+    elif found and found != {dimension}:
+        raise SchemaError(f"{stage}: dimension is {dimension} but the word embeddings have {found.pop()} values")
+    values = pc.list_flatten(vector_lists).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    values = values.reshape(len(lengths), dimension)
+    token_sentences = pc.fill_null(pc.map_lookup(pc.struct_field(flat, "metadata"), "sentence", "first"), "0").to_pylist()
+
+    builder = AnnotationBuilder(AnnotatorType.SENTENCE_EMBEDDINGS)
+    slot: dict[tuple[int, str], int] = {}
+    for row, indices in sentence_batch.by_row():
+        for position, i in enumerate(indices):
+            sentence_id = sentence_batch.metadata[i].get("sentence", str(position))
+            slot[(row, sentence_id)] = i
+    target = np.array([slot.get((int(r), s), -1) for r, s in zip(token_rows, token_sentences)], dtype=np.int64)
+    kept = target >= 0
+    pooled = np.zeros((len(sentence_batch.results), dimension), dtype=np.float32)
+    np.add.at(pooled, target[kept], values[kept])
+    counts = np.bincount(target[kept], minlength=len(sentence_batch.results))
+    if strategy == "AVERAGE":
+        pooled /= np.maximum(counts, 1)[:, None]
+    for row, indices in sentence_batch.by_row():
+        for position, i in enumerate(indices):
+            metadata = {"sentence": sentence_batch.metadata[i].get("sentence", str(position)), "tokens": str(counts[i])}
+            builder.add(int(sentence_batch.begins[i]), int(sentence_batch.ends[i]), sentence_batch.results[i], metadata)
+        builder.end_row()
+    return builder.finish(vectors_array(pooled))
