@@ -24,6 +24,7 @@ setup(
         "torch>=2.1",
         "transformers>=4.40",
         "tokenizers>=0.15",
+        "tqdm>=4.60",  # the command line's progress bar
         "safetensors>=0.4",
     ],
     extras_require={

@@ -64,3 +64,52 @@ def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys
 def test_embed_refuses_an_unknown_model(spark, tmp_path, capsys):
     assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--model", "bert_huge"]) == 2
     assert "no model 'bert_huge' for language 'en'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["all_minilm_l6_v2", "sent_all_minilm_l6_v2"])
+def test_embed_at_sentence_level(spark, tmp_path, capsys, model):
+    output = tmp_path / "sentences"
+    code = cli.main(["embed", str(SAMPLE), str(output), "--model", model, "--level", "sentence", "--master", "local[2]"])
+    assert code == 0, capsys.readouterr().err
+    table = spark.read.parquet(str(output))
+    assert table.columns == ["id", "text", "sentence", "sentence_embeddings"]
+    rows = table.collect()
+    assert sum(len(r.sentence) for r in rows) > 0
+    for row in rows:
+        assert len(row.sentence_embeddings) == len(row.sentence)  # one vector per sentence
+        assert all(len(e.embeddings) == 384 for e in row.sentence_embeddings)
+    out = capsys.readouterr().out
+    sentences = sum(len(r.sentence) for r in rows)
+    assert f"{len(rows)} rows, {sentences} sentences" in out
+    assert ("tokens/s" in out) == (model == "all_minilm_l6_v2")  # a sentence model never tokenizes
+
+
+def test_a_sentence_model_at_token_level_is_a_one_line_error(spark, tmp_path, capsys):
+    assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--model", "sent_all_minilm_l6_v2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "sparktext: error: 'sent_all_minilm_l6_v2' is a sentence model: use --level sentence, or a token model"
+    )
+
+
+def test_progress_bar_counts_finished_tasks(spark, tmp_path):
+    import io
+    import re
+    import sys
+
+    captured = io.StringIO()
+    real_stderr = sys.stderr
+    sys.stderr = captured
+    try:
+        df = spark.range(0, 8, numPartitions=8)
+        def slow(rows):
+            import time
+
+            time.sleep(0.4)
+            return rows
+
+        with cli.TaskProgress(spark, interval=0.1):
+            df.mapInPandas(slow, "id long").write.mode("overwrite").format("noop").save()
+    finally:
+        sys.stderr = real_stderr
+    counts = [int(done) for done in re.findall(r"\b(\d)/8\b", captured.getvalue())]
+    assert counts and max(counts) >= 1 and counts == sorted(counts)  # 8 tasks seen, finishing

@@ -3,8 +3,9 @@
 Both commands read CSV, JSON lines, Parquet or plain text (a file or a folder) and write
 Parquet with the input columns plus annotation columns, then print a summary:
 
-* ``sparktext embed INPUT OUTPUT --model all_minilm_l6_v2``: token-level BERT embeddings
-  (columns ``token`` and ``embeddings``);
+* ``sparktext embed INPUT OUTPUT --model all_minilm_l6_v2``: BERT embeddings, token level
+  (columns ``token`` and ``embeddings``) or, with ``--level sentence``, one vector per sentence
+  (columns ``sentence`` and ``sentence_embeddings``);
 * ``sparktext annotate INPUT OUTPUT``: documents, sentences and tokens.
 """
 
@@ -14,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Sequence
 
@@ -89,34 +91,94 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions")
     embed.add_argument("--batch-size", type=int, default=0, help="sequences per forward pass (0: auto)")
     embed.add_argument("--max-sentence-length", type=int, default=128, help="wordpieces per window (1..512)")
-    embed.add_argument("--pooling", default="first", choices=["first", "mean", "last"])
+    embed.add_argument("--level", default="token", choices=["token", "sentence"],
+                       help="a vector per token, or per sentence (a sentence model's own, else the average of its tokens)")
+    embed.add_argument("--pooling", default="first", choices=["first", "mean", "last"],
+                       help="how a token's wordpieces become its vector (token models)")
     embed.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     embed.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    for command in (annotate, embed):
+        command.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
 def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
     """The pipeline stages for a command, and the annotation columns it writes."""
-    from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
+    from sparktext import (
+        BertEmbeddings,
+        BertSentenceEmbeddings,
+        DocumentAssembler,
+        SentenceDetector,
+        SentenceEmbeddings,
+        Tokenizer,
+    )
+    from sparktext.pretrained.catalog import find_model
 
     stages = [DocumentAssembler(inputCol=args.text_col), SentenceDetector(), Tokenizer(inputCols=["sentence"])]
     if args.command == "annotate":
         return stages, ["document", "sentence", "token"]
+    level = getattr(args, "level", "token")
     if os.path.isdir(args.model):
-        model = BertEmbeddings.loadSavedModel(args.model)
+        kind, model = "token", BertEmbeddings.loadSavedModel(args.model)
     else:
-        model = BertEmbeddings.pretrained(args.model, args.lang)
-    embeddings = (
+        kind = find_model(args.model, args.lang).kind
+        stage_class = BertSentenceEmbeddings if kind == "sentence" else BertEmbeddings
+        model = stage_class.pretrained(args.model, args.lang)
+    if kind == "sentence" and level == "token":
+        raise CliError(f"{args.model!r} is a sentence model: use --level sentence, or a token model")
+    model = (
         model
-        .setInputCols("sentence", "token")
-        .setOutputCol("embeddings")
         .setBatchSize(args.batch_size)
         .setMaxSentenceLength(args.max_sentence_length)
-        .setPoolingStrategy(args.pooling)
         .setDevice(args.device)
         .setPrecision(args.precision)
     )
+    if kind == "sentence":  # the model reads sentences whole: no Tokenizer
+        return stages[:2] + [model.setInputCols("sentence").setOutputCol("sentence_embeddings")], [
+            "sentence", "sentence_embeddings"]
+    embeddings = model.setInputCols("sentence", "token").setOutputCol("embeddings").setPoolingStrategy(args.pooling)
+    if level == "sentence":
+        pooled = SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
+        return stages + [embeddings, pooled], ["sentence", "sentence_embeddings"]
     return stages + [embeddings], ["token", "embeddings"]
+
+
+class TaskProgress:
+    """A tqdm bar of the finished tasks of the running Spark jobs, polled from the driver's
+    status tracker on a thread (Spark's own console bar is off: it would fight with ours)."""
+
+    def __init__(self, spark, enabled: bool = True, interval: float = 0.5) -> None:
+        self.context = spark.sparkContext
+        self.enabled = enabled
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="sparktext-progress", daemon=True)
+
+    def __enter__(self) -> "TaskProgress":
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _poll(self) -> None:
+        from tqdm import tqdm
+
+        tracker = self.context.statusTracker()
+        done: dict[int, int] = {}
+        total: dict[int, int] = {}
+        with tqdm(total=0, unit="task", desc="embedding", file=sys.stderr, leave=False) as bar:
+            while not self._stop.wait(self.interval):
+                for stage_id in tracker.getActiveStageIds():
+                    info = tracker.getStageInfo(stage_id)
+                    if info is not None:
+                        done[stage_id], total[stage_id] = info.numCompletedTasks, info.numTasks
+                bar.total = sum(total.values())
+                bar.n = sum(done.values())
+                bar.refresh()
 
 
 def run_job(args: argparse.Namespace) -> dict:
@@ -125,7 +187,7 @@ def run_job(args: argparse.Namespace) -> dict:
 
     import sparktext
 
-    spark = sparktext.start(master=args.master)
+    spark = sparktext.start(master=args.master, conf={"spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     stages, annotation_columns = build_stages(args)
     df = read_input(spark, args.input, args.format, args.text_col)
@@ -133,20 +195,35 @@ def run_job(args: argparse.Namespace) -> dict:
         df = df.repartition(args.partitions)
     started = time.perf_counter()
     result = Pipeline(stages=stages).fit(df).transform(df)
-    result.select(*df.columns, *annotation_columns).write.mode("overwrite").parquet(args.output)
+    with TaskProgress(spark, enabled=not args.no_progress):
+        result.select(*df.columns, *annotation_columns).write.mode("overwrite").parquet(args.output)
+    elapsed = time.perf_counter() - started
     written = spark.read.parquet(args.output)
+    if "token" in written.columns:
+        tokens = F.sum(F.size("token"))
+    elif "sentence_embeddings" in written.columns:  # pooled from tokens: each sentence says how many
+        tokens = F.sum(F.aggregate(
+            F.transform("sentence_embeddings", lambda a: F.coalesce(a.metadata["tokens"].cast("long"), F.lit(0))),
+            F.lit(0).cast("long"), lambda x, y: x + y))
     totals = written.select(
         F.count(F.lit(1)).alias("rows"),
-        F.sum(F.size("token")).alias("tokens"),
-        F.sum(F.length(F.col(args.text_col))).alias("characters"),
+        tokens.alias("tokens"),
+        F.sum(F.size("sentence")).alias("sentences") if "sentence" in written.columns else F.lit(None).alias("sentences"),
     ).first()
-    elapsed = time.perf_counter() - started
-    return {
-        "rows": totals.rows,
-        "tokens": totals.tokens or 0,
-        "characters": totals.characters or 0,
-        "seconds": elapsed,
-    }
+    return {"rows": totals.rows, "tokens": totals.tokens or 0, "sentences": totals.sentences, "seconds": elapsed}
+
+
+def summary_line(output: str, summary: dict) -> str:
+    """What the job did, in one line: rows, sentences, tokens, wall time and throughput."""
+    seconds = max(summary["seconds"], 1e-9)
+    parts = [f"{summary['rows']} rows"]
+    if summary.get("sentences") is not None:
+        parts.append(f"{summary['sentences']} sentences")
+    if summary["tokens"]:
+        parts.append(f"{summary['tokens']} tokens")
+    rate = (f"{summary['tokens'] / seconds:,.0f} tokens/s" if summary["tokens"]
+            else f"{(summary.get('sentences') or 0) / seconds:,.0f} sentences/s")
+    return f"wrote {output}: {', '.join(parts)} in {summary['seconds']:.1f} s ({rate})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,11 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"sparktext: error: {message}", file=sys.stderr)
         return 2
-    print(
-        f"wrote {args.output}: {summary['rows']} rows, {summary['tokens']} tokens "
-        f"in {summary['seconds']:.1f} s "
-        f"({summary['tokens'] / max(summary['seconds'], 1e-9):,.0f} tokens/s)"
-    )
+    print(summary_line(args.output, summary))
     return 0
 
 
