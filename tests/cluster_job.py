@@ -2,8 +2,10 @@
 
 Usage: python tests/cluster_job.py MASTER MODEL_FOLDER OUTPUT_JSON
 
-Writes the row count, every token vector in row order, and each Python worker's model loads
-(path, count) as JSON.
+MASTER ``connect:<master>`` runs as a Spark Connect client of a server started on loopback
+for ``<master>``; there the model folder is deleted after ``transform()`` and before the job,
+so only the shipped copy can serve. Writes the row count, every token vector in row order,
+and each Python worker's model loads (path, count) as JSON.
 """
 
 from __future__ import annotations
@@ -35,20 +37,32 @@ def report_loads(ids: pa.Array) -> pa.Array:
 
 
 def main(master: str, model_folder: str, output: str) -> None:
-    spark = sparktext.start(master=master)
-    spark.sparkContext.setLogLevel("ERROR")
+    connect = master.startswith("connect:")
+    if connect:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.remote(master[len("connect:"):]).getOrCreate()
+    else:
+        spark = sparktext.start(master=master)
+        spark.sparkContext.setLogLevel("ERROR")
     rows = [(number, TEXTS[number % len(TEXTS)]) for number in range(60)]
     df = spark.createDataFrame(rows, "id int, text string").repartition(4)
     pipeline = Pipeline(stages=[
         DocumentAssembler(inputCol="text"), SentenceDetector(), Tokenizer(inputCols=["sentence"]),
         BertEmbeddings.loadSavedModel(model_folder).setInputCols("sentence", "token").setPrecision("fp32"),
     ])
-    result = pipeline.fit(df).transform(df).select("id", "embeddings").orderBy("id").collect()
+    transformed = pipeline.fit(df).transform(df)
+    if connect:
+        import shutil
+
+        shutil.rmtree(model_folder)
+    result = transformed.select("id", "embeddings").orderBy("id").collect()
     vectors = [a.embeddings for row in result for a in row.embeddings]
     probes = spark.range(0, 64, 1, 16).select(arrow_udf(report_loads, "string")("id").alias("loads")).collect()
     loads = {(path, count) for probe in probes for path, count in json.loads(probe.loads)}
     with open(output, "w", encoding="utf-8") as handle:
-        json.dump({"rows": len(result), "vectors": vectors, "loads": sorted(loads)}, handle)
+        json.dump({"rows": len(result), "texts": [TEXTS[n % len(TEXTS)] for n in range(60)], "vectors": vectors,
+                   "loads": sorted(loads)}, handle)
     spark.stop()
 
 

@@ -4,7 +4,9 @@ On a cluster the driver's model files are shipped with Spark's own file distribu
 (``SparkContext.addFile``, one call per file: Spark refuses local directories outside local
 mode): each executor fetches them once into its work directory, and a Python worker gathers
 them into a model folder there (links, no copies) and loads it. In local mode the executors
-share the driver's disk, so nothing is shipped.
+share the driver's disk, so nothing is shipped. A Spark Connect client ships the same files
+as session artifacts (``SparkSession.addArtifacts(..., file=True)``), always: it cannot
+know where the server runs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def needs_shipping(master: str) -> bool:
     return not (master == "local" or master.startswith("local["))
 
 
+def is_connect_session(spark) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no SparkContext on this side)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def ship_model_folder(spark, folder: str) -> str | None:
     """Ship ``folder``'s checkpoint files to the executors when the master needs it; the
     shipment's name (see :func:`executor_model_path`), or None when executors read ``folder``.
@@ -45,9 +52,20 @@ def ship_model_folder(spark, folder: str) -> str | None:
     the filesystem allows, else a copy) as ``<shipment>--<name>``, the shipment named after
     the folder's path and contents; shipping the same folder again in one application reuses it.
     """
-    context = getattr(spark, "sparkContext", None) if spark is not None else None
-    if context is None or not needs_shipping(context.master):
+    if spark is None:
         return None
+    if is_connect_session(spark):
+        # A Spark Connect client: the server and its executors may be anywhere; the files go
+        # as session artifacts, which executors see through SparkFiles like addFile's.
+        def add_file(path: str) -> None:
+            spark.addArtifacts(path, file=True)
+
+        key_scope = f"connect-{spark.session_id}"
+    else:
+        context = spark.sparkContext
+        if not needs_shipping(context.master):
+            return None
+        add_file, key_scope = context.addFile, context.applicationId
     folder = os.path.abspath(folder)
     names = model_files(folder)
     fingerprint = hashlib.sha1(folder.encode())
@@ -55,21 +73,21 @@ def ship_model_folder(spark, folder: str) -> str | None:
         status = os.stat(os.path.join(folder, name))
         fingerprint.update(f"{name}:{status.st_size}:{status.st_mtime_ns}".encode())
     alias = f"sparktext-model-{fingerprint.hexdigest()[:16]}"
-    key = (context.applicationId, alias)
+    key = (key_scope, alias)
     with _LOCK:
         if key not in _SHIPPED:
             staging = tempfile.mkdtemp(prefix="sparktext-ship-")
             manifest = os.path.join(staging, f"{alias}{SEPARATOR}{MANIFEST}")
             with open(manifest, "w", encoding="utf-8") as handle:
                 handle.write("\n".join(names))
-            context.addFile(manifest)
+            add_file(manifest)
             for name in names:
                 source, target = os.path.join(folder, name), os.path.join(staging, f"{alias}{SEPARATOR}{name}")
                 try:
                     os.link(source, target)
                 except OSError:  # another filesystem, or no hard links there
                     shutil.copyfile(source, target)
-                context.addFile(target)
+                add_file(target)
             logger.info("shipping model %s to the executors as %s", folder, alias)
             _SHIPPED[key] = alias
     return _SHIPPED[key]

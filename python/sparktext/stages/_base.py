@@ -23,6 +23,16 @@ from sparktext.errors import SchemaError
 from sparktext.params import HasInputCols, HasOutputCol, HasOutputCols, describe_stage
 
 
+def with_annotator_column(dataset: DataFrame, name: str, column: Column, metadata: dict) -> DataFrame:
+    """``dataset`` with column ``name`` computed by ``column``, carrying ``metadata``.
+
+    ``withMetadata`` rather than ``column.alias(name, metadata=...)``: under Spark Connect,
+    ``withColumn`` drops an alias's metadata, and downstream stages read their input columns'
+    annotator types from it.
+    """
+    return dataset.withColumn(name, column).withMetadata(name, metadata)
+
+
 def set_given_params(stage: Params, given: dict[str, Any]) -> None:
     """Set the constructor's keyword arguments that were given a value (None means unset)."""
     stage._set(**{name: value for name, value in given.items() if value is not None})
@@ -80,8 +90,7 @@ class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, Defaul
 
     def _with_output(self, dataset: DataFrame, annotated: Column) -> DataFrame:
         """``dataset`` with the output column, carrying the output column's metadata."""
-        output = self.getOutputCol()
-        return dataset.withColumn(output, annotated.alias(output, metadata=self.outputMetadata()))
+        return with_annotator_column(dataset, self.getOutputCol(), annotated, self.outputMetadata())
 
     def _annotate(self, *columns: Column) -> Column:
         """The expression computing the output column from the input columns."""

@@ -17,7 +17,7 @@ from sparktext.annotation import AnnotatorType, annotation_spark_type, column_me
 from sparktext.columnar import AnnotationBuilder
 from sparktext.errors import SchemaError
 from sparktext.params import HasInputCol, HasOutputCol, one_of
-from sparktext.stages._base import describe_stage, set_given_params
+from sparktext.stages._base import describe_stage, set_given_params, with_annotator_column
 
 # Java's \s, spelled out so that Spark SQL (Java regex) and Python agree on it.
 _SPACE = r"[ \t\n\x0B\f\r]"
@@ -222,4 +222,4 @@ class DocumentAssembler(Transformer, HasInputCol, HasOutputCol, DefaultParamsRea
             documents = F.when(document.isNull(), F.array()).otherwise(F.array(document))
         metadata = column_metadata(AnnotatorType.DOCUMENT)
         output = self.getOutputCol()
-        return dataset.withColumn(output, documents.cast(output_type).alias(output, metadata=metadata))
+        return with_annotator_column(dataset, output, documents.cast(output_type), metadata)

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, int_at_least, one_of
-from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, set_given_params
+from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, set_given_params, with_annotator_column
 from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans
 
 
@@ -191,7 +191,7 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
         single = F.explode_outer(F.col(output))
         exploded = result.withColumn(output, single)
         rewrapped = F.when(F.col(output).isNull(), F.array()).otherwise(F.array(F.col(output)))
-        return exploded.withColumn(output, rewrapped.cast(field.dataType).alias(output, metadata=field.metadata))
+        return with_annotator_column(exploded, output, rewrapped.cast(field.dataType), field.metadata)
 
 
 def detect_sentences(documents: pa.Array, rules: SentenceRules) -> pa.Array:

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from sparktext.annotation import AnnotatorType, column_metadata
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import SchemaError
-from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, describe_stage, set_given_params
+from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, describe_stage, set_given_params, with_annotator_column
 
 POOLING_STRATEGIES = ("AVERAGE", "SUM")
 
@@ -101,7 +101,7 @@ class SentenceEmbeddings(AnnotatorTransformer):
 
         output = self.getOutputCol()
         pooled = arrow_annotator_udf(pool, inputs=2)(F.col(sentences_col), F.col(embeddings_col))
-        return dataset.withColumn(output, pooled.alias(output, metadata=column_metadata(self.outputAnnotatorType, **extra)))
+        return with_annotator_column(dataset, output, pooled, column_metadata(self.outputAnnotatorType, **extra))
 
     def annotate_arrow(self, sentences: pa.Array, embeddings: pa.Array) -> pa.Array:
         """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
