@@ -12,7 +12,7 @@ VENV_PY="$PWD/.venv/bin/python"
 "$VENV_PY" -m pip install --quiet --upgrade pip
 
 # PyTorch's CPU build first and pinned: an unpinned `torch` pulls a multi-GB CUDA build.
-# For GPUs install the CUDA build of the same version instead (see docs/gpu.md).
+# For GPUs install the CUDA build of the same version instead (see docs/cluster_and_gpu.md).
 if ! "$VENV_PY" -c "import torch" 2>/dev/null; then
   "$VENV_PY" -m pip install --quiet "torch==2.13.0" || \
     "$VENV_PY" -m pip install --quiet "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu

@@ -19,5 +19,19 @@ def test_python_blocks_run(spark, page):
 
 
 def test_every_stage_has_a_page():
-    for name in ("document_assembler", "sentence_detector", "tokenizer", "bert_embeddings"):
+    pages = ("document_assembler", "sentence_detector", "tokenizer", "bert_embeddings", "sentence_embeddings",
+             "finishers", "light_pipeline")
+    for name in pages:
         assert (ROOT / "docs" / f"{name}.md").exists()
+    import sparktext
+
+    documented = " ".join((ROOT / "docs" / f"{name}.md").read_text() for name in pages)
+    stages = [n for n in sparktext.__all__ if n[0].isupper() and n not in ("Annotation", "AnnotatorType") and not n.endswith("Error")]
+    assert [n for n in stages if f"`{n}" not in documented and f"# {n}" not in documented] == []
+
+
+def test_relative_links_resolve():
+    link = re.compile(r"\]\(([^)#:]+\.md)\)")
+    for page in [*(ROOT / "docs").glob("*.md"), ROOT / "README.md", ROOT / "docker" / "README.md"]:
+        for target in link.findall(page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
