@@ -183,7 +183,7 @@ def find_model(name: str, lang: str = "en") -> ModelEntry:
     >>> find_model("bert_base_case", "en")
     Traceback (most recent call last):
     ...
-    KeyError: "no model 'bert_base_case' for language 'en'; close matches: bert_base_cased/en, bert_base_uncased/en, bert_large_cased/en; sparktext.pretrained.list_models() lists them all"
+    KeyError: "no model 'bert_base_case' for language 'en'; close matches: bert_base_cased/en, bert_base_uncased/en, sent_bert_base_cased/en; sparktext.pretrained.list_models() lists them all"
     """
     for entry in CATALOG:
         if name in entry.aliases:
