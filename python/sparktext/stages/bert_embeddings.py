@@ -21,7 +21,7 @@ WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
 #: Rows are embedded and returned in chunks of about this many tokens, so a Python worker's
 #: memory stays flat however many rows an Arrow batch holds (the vectors of 16k tokens are
 #: 24 MB at 384 dimensions), while each chunk still has hundreds of sentences to sort.
-TOKENS_PER_CHUNK = 16384
+TOKENS_PER_CHUNK = 4096
 
 
 class BertEmbeddings(BertModelStage):
