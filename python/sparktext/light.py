@@ -67,7 +67,6 @@ class LightPipeline:
         assemblers = [s for s in self._stages if isinstance(s, DocumentAssembler)]
         if len(assemblers) != 1:
             raise ValueError(f"LightPipeline needs exactly one DocumentAssembler in the pipeline, found {len(assemblers)}")
-        self.input_col = assemblers[0].getInputCol()
 
     def _run(self, texts: list[str]) -> dict[str, pa.Array]:
         from sparktext.stages.document_assembler import DocumentAssembler
@@ -93,21 +92,19 @@ class LightPipeline:
     def fullAnnotate(self, target: str | Sequence[str]) -> dict[str, list[Annotation]] | list[dict[str, list[Annotation]]]:
         """Annotation objects (with embeddings) per output column: a dict for one string, a
         list of dicts for a list of strings."""
-        texts = [target] if isinstance(target, str) else list(target)
-        columns = self._run(texts)
-        results = [
-            {name: [Annotation.from_row(item) for item in (column[row].as_py() or [])] for name, column in columns.items()}
-            for row in range(len(texts))
-        ]
-        return results[0] if isinstance(target, str) else results
+        return self._per_text(target, Annotation.from_row)
 
     def annotate(self, target: str | Sequence[str]) -> dict[str, list[str]] | list[dict[str, list[str]]]:
         """The ``result`` strings per output column: a dict for one string, a list of dicts for
         a list of strings (embedding columns give their annotations' texts, as in Spark NLP)."""
+        return self._per_text(target, lambda item: item["result"])
+
+    def _per_text(self, target: str | Sequence[str], convert) -> dict | list[dict]:
+        """Run the stages on ``target`` and give each text ``{column: [convert(annotation)]}``."""
         texts = [target] if isinstance(target, str) else list(target)
         columns = self._run(texts)
         results = [
-            {name: [item["result"] for item in (column[row].as_py() or [])] for name, column in columns.items()}
+            {name: [convert(item) for item in (column[row].as_py() or [])] for name, column in columns.items()}
             for row in range(len(texts))
         ]
         return results[0] if isinstance(target, str) else results
