@@ -37,6 +37,16 @@ def test_other_formats(spark, tmp_path, fmt):
     assert tokens == [1, 4]
 
 
+def test_a_single_small_file_is_spread_over_the_cores(spark, tmp_path):
+    # One JSON file is read as one partition; left so, the whole job would run on one core.
+    output = tmp_path / "spread"
+    assert spark.read.json(str(SAMPLE)).rdd.getNumPartitions() == 1
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--master", "local[2]", "--no-progress"]) == 0
+    assert len(list(output.glob("part-*.parquet"))) == spark.sparkContext.defaultParallelism == 2
+    assert spark.read.parquet(str(output)).count() == len(SAMPLE.read_text().splitlines())
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--partitions", "0"]) == 2
+
+
 def test_errors_are_one_line_with_exit_status_2(spark, tmp_path, capsys):
     assert cli.main(["annotate", str(tmp_path / "missing.jsonl"), str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
