@@ -90,22 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparktext", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     annotate = commands.add_parser("annotate", help="documents, sentences and tokens to Parquet")
-    annotate.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
-    annotate.add_argument("output", help="Parquet folder to write (replaced if it exists)")
-    annotate.add_argument("--text-col", default="text", help="column holding the text (default: text)")
-    annotate.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
-    annotate.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
-    annotate.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions (default: at least one per core Spark has, so a single small file does not run on one core)")
     embed = commands.add_parser("embed", help="token-level BERT embeddings to Parquet")
-    embed.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
-    embed.add_argument("output", help="Parquet folder to write (replaced if it exists)")
-    embed.add_argument("--text-col", default="text", help="column holding the text (default: text)")
-    embed.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
+    for command in (annotate, embed):  # what both jobs read, write and run on
+        command.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
+        command.add_argument("output", help="Parquet folder to write (replaced if it exists)")
+        command.add_argument("--text-col", default="text", help="column holding the text (default: text)")
+        command.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
+        command.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
+        command.add_argument("--partitions", type=int, default=None,
+                             help="repartition the input into N partitions (default: at least one per core Spark "
+                                  "has, so a single small file does not run on one core)")
+        command.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     embed.add_argument("--model", default="all_minilm_l6_v2",
                        help="a catalog name (see `python -m sparktext.pretrained`) or a Hugging Face checkpoint folder")
     embed.add_argument("--lang", default="en", help="language of the catalog model (default: en)")
-    embed.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
-    embed.add_argument("--partitions", type=int, default=None, help="repartition the input into N partitions (default: at least one per core Spark has, so a single small file does not run on one core)")
     embed.add_argument("--batch-size", type=int, default=0, help="sequences per forward pass (0: auto)")
     embed.add_argument("--max-sentence-length", type=int, default=128, help="wordpieces per window (1..512)")
     embed.add_argument("--level", default="token", choices=["token", "sentence"],
@@ -114,8 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how a token's wordpieces become its vector (token models)")
     embed.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     embed.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    for command in (annotate, embed):
-        command.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
 
