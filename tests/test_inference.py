@@ -11,11 +11,11 @@ from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.windows import plan_windows, token_piece_spans
 
 
-def reference_vectors(engine: BertEngine, words: list[str], pooling: str = "first") -> np.ndarray:
+def reference_vectors(engine: BertEngine, model, words: list[str], pooling: str = "first") -> np.ndarray:
     """transformers' own BertModel on one unpadded sentence, pieces pooled per word."""
     encoded = engine.tokenizer([words], is_split_into_words=True, return_tensors="pt")
     with torch.inference_mode():
-        hidden = engine.model(**{k: v for k, v in encoded.items() if k != "token_type_ids"}).last_hidden_state[0].float()
+        hidden = model(**{k: v for k, v in encoded.items() if k != "token_type_ids"}).last_hidden_state[0].float()
     word_ids = encoded.word_ids(0)
     vectors = []
     for index in range(len(words)):
@@ -28,6 +28,14 @@ def reference_vectors(engine: BertEngine, words: list[str], pooling: str = "firs
 @pytest.fixture(scope="module")
 def minilm(minilm_path):
     return get_engine(minilm_path, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def reference_model(minilm_path):
+    """transformers' model, loaded apart from the engine's (whose last layer is ours)."""
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(minilm_path).eval()
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +53,10 @@ def real_sentences(ewt_documents):
 
 
 @pytest.mark.parametrize("pooling", ["first", "mean", "last"])
-def test_matches_transformers_on_real_text(minilm, real_sentences, pooling):
+def test_matches_transformers_on_real_text(minilm, reference_model, real_sentences, pooling):
+    assert minilm.last_layer is not None  # the path under test computes the last layer only where read
     result = minilm.embed(real_sentences, batch_size=16, max_length=512, pooling=pooling)
-    expected = np.concatenate([reference_vectors(minilm, s, pooling) for s in real_sentences])
+    expected = np.concatenate([reference_vectors(minilm, reference_model, s, pooling) for s in real_sentences])
     assert result.vectors.shape == expected.shape == (sum(map(len, real_sentences)), 384)
     np.testing.assert_allclose(result.vectors, expected, atol=1e-4)
 
@@ -150,11 +159,11 @@ def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog
     real_forward = BertEngine.forward
     sizes = []
 
-    def forward_with_small_memory(self, batch):
+    def forward_with_small_memory(self, batch, read=None):
         sizes.append(len(batch))
         if len(batch) > 4:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_forward(self, batch)
+        return real_forward(self, batch, read)
 
     monkeypatch.setattr(BertEngine, "forward", forward_with_small_memory)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -171,7 +180,7 @@ def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog
 def test_other_errors_are_not_retried(tiny_bert_path, monkeypatch):
     engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
 
-    def broken(self, batch):
+    def broken(self, batch, read=None):
         raise RuntimeError("shape mismatch")
 
     monkeypatch.setattr(BertEngine, "forward", broken)
@@ -197,13 +206,13 @@ def real_texts(real_sentences):
 
 
 @pytest.mark.parametrize("pooling", ["pooler", "mean"])
-def test_sentence_vectors_match_transformers(minilm, real_texts, pooling):
+def test_sentence_vectors_match_transformers(minilm, reference_model, real_texts, pooling):
     result = minilm.embed_sentences(real_texts, batch_size=8, max_length=512, pooling=pooling)
     expected = []
     for text in real_texts:
         encoded = minilm.tokenizer([text], return_tensors="pt")
         with torch.inference_mode():
-            output = minilm.model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
+            output = reference_model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
         pooled = output.pooler_output[0] if pooling == "pooler" else output.last_hidden_state[0].mean(0)
         expected.append(pooled.float().numpy())
     assert result.vectors.shape == (len(real_texts), 384)
@@ -234,3 +243,37 @@ def test_pooler_is_refused_when_the_checkpoint_has_none(tmp_path, tiny_bert_path
     with pytest.raises(ValueError, match="no pooler weights.*'mean'"):
         engine.embed_sentences(["the dog"], pooling="pooler")
     assert engine.embed_sentences(["the dog"], pooling="mean").vectors.shape == (1, 32)
+
+
+def test_the_last_layer_is_computed_only_where_vectors_are_read(tiny_bert_path):
+    from sparktext.inference.engine import Readout
+
+    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    ids = [np.array([20, 21, 22, 23])]
+    read = Readout(rows=np.array([0, 0]), cols=np.array([1, 3]), tokens=np.array([0, 1]))
+    partial = engine.forward(ids, read).last_hidden_state[0]
+    full = engine.forward(ids).last_hidden_state[0]
+    torch.testing.assert_close(partial[[1, 3]], full[[1, 3]], atol=1e-6, rtol=1e-6)
+    assert not partial[[0, 2, 4, 5]].any()  # [CLS], an unread piece, another, [SEP]: never computed
+    assert full[[0, 2, 4, 5]].abs().sum(-1).min() > 0
+
+
+def test_a_model_without_berts_layer_layout_is_computed_in_full(tmp_path, tiny_bert_path):
+    """DistilBERT's layers are laid out otherwise: the engine leaves them whole, still exact."""
+    import json
+    import shutil
+
+    from transformers import DistilBertConfig, DistilBertModel
+
+    folder = tmp_path / "distilbert"
+    shutil.copytree(tiny_bert_path, folder)
+    vocab_size = json.loads((folder / "config.json").read_text())["vocab_size"]
+    torch.manual_seed(0)
+    model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64)).eval()
+    model.save_pretrained(str(folder), safe_serialization=True)  # replaces the config and weights
+    engine = BertEngine(str(folder), device="cpu", precision="fp32")
+    assert engine.last_layer is None
+    sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
+    result = engine.embed(sentences, pooling="mean").vectors
+    expected = np.concatenate([reference_vectors(engine, model, s, "mean") for s in sentences])
+    np.testing.assert_allclose(result, expected, atol=1e-5)

@@ -10,12 +10,15 @@ The work follows Hugging Face pipelines' split -- preprocess, forward, postproce
   batch pads little, run in batches of ``batch_size``; a CUDA out-of-memory error halves the
   batch and retries;
 * postprocess: each token's pieces pooled (first, mean or last) with one vectorised gather
-  per batch, written into the output array at the token's original position.
+  per batch, written into the output array at the token's original position. The positions
+  it reads are known before the forward pass, and the model's last layer computes its
+  feed-forward block only there (see inference/last_layer.py).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
@@ -43,6 +46,18 @@ class TokenEmbeddings:
     piece_ids: np.ndarray  # id of each token's first wordpiece
     is_oov: np.ndarray  # bool: the token had no wordpiece or only [UNK]
     padding_ratio: float  # padded positions / all positions fed to the model
+
+
+@dataclasses.dataclass
+class Readout:
+    """Where a batch's token vectors are read in the model output: positions
+    ``(rows[i], cols[i])`` ([CLS] is column 0), pooled into ``tokens`` -- one position per
+    token, or with ``lengths``, each token's run of ``lengths[t]`` positions (``mean``)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    tokens: np.ndarray  # each token's index in the output array
+    lengths: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -97,6 +112,10 @@ class BertEngine:
         self.sep_id = self.tokenizer.sep_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.unk_id = self.tokenizer.unk_token_id
+        from sparktext.inference.last_layer import attach
+
+        #: The last layer, computing only the positions read; None where the model's layout is not BERT's.
+        self.last_layer = attach(self.model, self.cls_id, self.sep_id, self.pad_id)
         # Measured on CPU (benchmarks/bench_bert.py): in fp32, batches of 16 sorted sequences
         # keep BERT's activations in cache and beat 32; bf16 matrix units (AMX) want 32 (3.7 s
         # vs 5.1 s on MiniLM); a GPU wants larger batches to fill its cores.
@@ -164,9 +183,11 @@ class BertEngine:
         return np.concatenate(pieces), new_stops - new_lengths, new_stops
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, batch: SequenceType[np.ndarray]):
+    def forward(self, batch: SequenceType[np.ndarray], read: Readout | None = None):
         """The model's output (``last_hidden_state``, ``pooler_output``) for one batch of
-        wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest."""
+        wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest. With
+        ``read``, the last hidden state is computed only at the positions it names (zero
+        elsewhere, and the pooler output is meaningless)."""
         torch = self._torch
         longest = max(len(ids) for ids in batch) + 2
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
@@ -177,19 +198,28 @@ class BertEngine:
             input_ids[row, 1 : length + 1] = ids
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
-        with torch.inference_mode():
+        with torch.inference_mode(), contextlib.ExitStack() as stack:
+            if read is not None and self.last_layer is not None:
+                stack.enter_context(self.last_layer.positions(
+                    torch.from_numpy(read.rows).to(self.device), torch.from_numpy(read.cols).to(self.device)
+                ))
             return self.model(
                 input_ids=torch.from_numpy(input_ids).to(self.device),
                 attention_mask=torch.from_numpy(mask).to(self.device),
             )
 
     def forward_sorted(
-        self, pieces: SequenceType[np.ndarray], batch_size: int, consume: Callable[[list[int], Any], None]
+        self,
+        pieces: SequenceType[np.ndarray],
+        batch_size: int,
+        consume: Callable[[list[int], Any, Readout | None], None],
+        readout: Callable[[list[int]], Readout] | None = None,
     ) -> float:
         """Run every piece-id array through the model, longest first, in batches cut by
-        :func:`plan_batches`; ``consume(indices, output)`` gets each batch's input positions and
-        model output. A CUDA out-of-memory error halves the batch and retries. Returns the
-        padding ratio (padded positions / all positions computed)."""
+        :func:`plan_batches`; ``consume(indices, output, read)`` gets each batch's input
+        positions, model output and ``readout(indices)`` (the positions it reads; None when no
+        ``readout`` is given: every position is computed). A CUDA out-of-memory error halves the
+        batch and retries. Returns the padding ratio (padded positions / all positions computed)."""
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
@@ -198,8 +228,9 @@ class BertEngine:
         while plan:
             start, stop = plan.pop(0)
             indices = order[start:stop]
+            read = readout(indices) if readout is not None else None
             try:
-                output = self.forward([pieces[i] for i in indices])
+                output = self.forward([pieces[i] for i in indices], read)
             except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
                 if not _is_out_of_memory(error) or len(indices) == 1:
                     raise
@@ -208,33 +239,37 @@ class BertEngine:
                 self._torch.cuda.empty_cache()
                 plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
                 continue
-            consume(indices, output)
+            consume(indices, output, read)
             real += sum(lengths[start:stop])
             padded += lengths[start] * len(indices)
         return 1 - real / padded if padded else 0.0
 
     # -- postprocess -------------------------------------------------------------------------
-    def postprocess(self, hidden, batch: list[Sequence], pooling: str, out: np.ndarray) -> None:
-        """Pool each token's pieces and write its vector into ``out`` at its index."""
-        torch = self._torch
+    @staticmethod
+    def readout(batch: list[Sequence], pooling: str) -> Readout:
+        """The positions of a batch's model output that its tokens' vectors are pooled from."""
         rows = np.concatenate([np.full(len(s.token_index), r) for r, s in enumerate(batch)])
         tokens = np.concatenate([s.token_index for s in batch])
         starts = np.concatenate([s.piece_start for s in batch]) + 1  # +1: [CLS] comes first
         stops = np.concatenate([s.piece_stop for s in batch]) + 1
         if pooling == "first":
-            picked = hidden[torch.from_numpy(rows), torch.from_numpy(starts)]
-        elif pooling == "last":
-            picked = hidden[torch.from_numpy(rows), torch.from_numpy(stops - 1)]
-        else:
-            lengths = stops - starts
-            segment = np.repeat(np.arange(len(tokens)), lengths)
-            piece_rows = np.repeat(rows, lengths)
-            piece_cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-            pieces = hidden[torch.from_numpy(piece_rows), torch.from_numpy(piece_cols)].float()
-            summed = torch.zeros((len(tokens), hidden.shape[-1]), dtype=torch.float32, device=hidden.device)
-            summed.index_add_(0, torch.from_numpy(segment).to(hidden.device), pieces)
-            picked = summed / torch.from_numpy(lengths).to(hidden.device, torch.float32).unsqueeze(1)
-        out[tokens] = picked.float().cpu().numpy()
+            return Readout(rows, starts, tokens)
+        if pooling == "last":
+            return Readout(rows, stops - 1, tokens)
+        lengths = stops - starts
+        cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+        return Readout(np.repeat(rows, lengths), cols, tokens, lengths)
+
+    def postprocess(self, hidden, read: Readout, out: np.ndarray) -> None:
+        """Pool each token's positions and write its vector into ``out`` at its index."""
+        torch = self._torch
+        picked = hidden[torch.from_numpy(read.rows), torch.from_numpy(read.cols)]
+        if read.lengths is not None:  # mean: sum each token's run of positions, divide
+            segment = torch.from_numpy(np.repeat(np.arange(len(read.tokens)), read.lengths)).to(hidden.device)
+            summed = torch.zeros((len(read.tokens), hidden.shape[-1]), dtype=torch.float32, device=hidden.device)
+            summed.index_add_(0, segment, picked.float())
+            picked = summed / torch.from_numpy(read.lengths).to(hidden.device, torch.float32).unsqueeze(1)
+        out[read.tokens] = picked.float().cpu().numpy()
 
     # -- all three ---------------------------------------------------------------------------
     def embed(
@@ -253,10 +288,13 @@ class BertEngine:
         sequences, piece_ids, is_oov = self.preprocess(sentences, max_length, lowercase)
         out = np.zeros((len(piece_ids), self.hidden_size), dtype=np.float32)
 
-        def consume(indices: list[int], output) -> None:
-            self.postprocess(output.last_hidden_state, [sequences[i] for i in indices], pooling, out)
+        def readout(indices: list[int]) -> Readout:
+            return self.readout([sequences[i] for i in indices], pooling)
 
-        ratio = self.forward_sorted([s.piece_ids for s in sequences], batch_size, consume)
+        def consume(indices: list[int], output, read: Readout) -> None:
+            self.postprocess(output.last_hidden_state, read, out)
+
+        ratio = self.forward_sorted([s.piece_ids for s in sequences], batch_size, consume, readout)
         return TokenEmbeddings(out, piece_ids, is_oov, ratio)
 
     def embed_sentences(
@@ -291,7 +329,7 @@ class BertEngine:
         out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
         torch = self._torch
 
-        def consume(indices: list[int], output) -> None:
+        def consume(indices: list[int], output, _read: None) -> None:
             if pooling == "pooler":
                 pooled = output.pooler_output
             else:
