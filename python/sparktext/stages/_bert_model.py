@@ -18,7 +18,7 @@ from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from sparktext.annotation import ANNOTATION_DDL, column_metadata
+from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
 from sparktext.inference.device import check_device, check_precision
 from sparktext.params import int_at_least
@@ -276,7 +276,7 @@ class BertModelStage(AnnotatorTransformer):
             yield from embed_batches(settings, batches)
 
         udf = one_column if len(self.inputAnnotatorTypes) == 1 else columns
-        return arrow_udf(udf, returnType=ANNOTATION_DDL)
+        return arrow_udf(udf, returnType=annotation_spark_type(null_free_vectors=True))
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
