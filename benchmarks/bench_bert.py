@@ -213,7 +213,7 @@ def main() -> None:
     planning = median_time(lambda: model.transform(docs_df), 3)
     embedded = model.transform(docs_df)
     write = lambda: embedded.write.format("noop").mode("overwrite").save()  # noqa: E731
-    for _ in range(3):  # warm: every Python worker of the pool started and its model loaded
+    for _ in range(5):  # warm: every Python worker of the pool started and its model loaded
         write()
     rows = model.transform(docs_df).select(F.sum(F.size("embeddings")).alias("n")).first().n
 
