@@ -165,30 +165,35 @@ def test_errors_before_any_job(spark, text_df, tiny_bert_path, tmp_path):
         stage.setInputCols("document", "document").transform(docs)
 
 
-def test_model_loads_once_per_python_worker(spark, tiny_bert_path, ewt_documents):
-    """Two jobs of eight tasks each on local[2]: a worker loads the model once, then reuses it."""
+def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
+    """Three jobs of eight tasks each on local[2]: two workers load the model, once each, and
+    serve every task after; the rule stages' workers never load it."""
+    from sparktext.stages._bert_model import model_worker_pool
+
     df = spark.createDataFrame([(d.text,) for d in ewt_documents[:80]], "text string").repartition(8)
     model = pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(4)).fit(df)
-    for _ in range(2):
+    for _ in range(3):
         model.transform(df).write.format("noop").mode("overwrite").save()
 
     tiny_path = os.path.abspath(tiny_bert_path)
 
-    # An Arrow UDF, like BertEmbeddings' own, runs in the same pool of reused workers.
-    @arrow_udf("string")
     def report(ids: pa.Array) -> pa.Array:
         from sparktext.inference.engine import load_count
 
         return pa.array([f"{os.getpid()}:{load_count(tiny_path, 'auto', 'auto')}"] * len(ids))
 
-    probes = spark.range(0, 64, 1, 8).select(report("id").alias("probe")).collect()
-    counts = dict(tuple(map(int, p.probe.split(":"))) for p in probes)
-    loaded = {pid: n for pid, n in counts.items() if n}
+    def probe_counts() -> dict[int, int]:
+        probes = spark.range(0, 64, 1, 8).select(arrow_udf(report, "string")("id").alias("probe")).collect()
+        return dict(tuple(map(int, p.probe.split(":"))) for p in probes)
+
+    with model_worker_pool(spark):  # the probe runs where BertEmbeddings' UDF runs
+        model_workers = probe_counts()
+    other_workers = probe_counts()
+    loaded = {pid: n for pid, n in model_workers.items() if n}
     assert loaded, "no worker kept its model: Python workers are not being reused"
-    assert set(loaded.values()) == {1}, counts
-    # A task runs one Python worker per Python stage in it (sentences, tokens, embeddings), and
-    # any idle worker may serve the embeddings next time: at most 2 tasks x 3 workers load it.
-    assert len(loaded) <= 6, counts
+    assert set(loaded.values()) == {1}, model_workers
+    assert len(loaded) <= 2, f"more models than task slots: {model_workers}"
+    assert not any(other_workers.values()), f"a rule-stage worker loaded the model: {other_workers}"
 
 
 def test_row_chunks_cover_every_row_once_within_the_budget():

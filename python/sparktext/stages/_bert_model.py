@@ -8,6 +8,7 @@ turns one Arrow batch of its input columns into its output column.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Iterator, Tuple
@@ -260,7 +261,9 @@ class BertModelStage(AnnotatorTransformer):
         self.checkModel()
         columns = self.checkInputColumns(dataset.schema)
         settings = self.settings(ship_model_folder(dataset.sparkSession, self.getModelPath()))
-        return self._with_output(dataset, self._embedding_udf(settings)(*[F.col(c) for c in columns]))
+        with model_worker_pool(dataset.sparkSession):
+            embedded = self._embedding_udf(settings)(*[F.col(c) for c in columns])
+        return self._with_output(dataset, embedded)
 
     def _embedding_udf(self, settings: EmbeddingSettings):
         from pyspark.sql.functions import arrow_udf
@@ -283,6 +286,35 @@ class BertModelStage(AnnotatorTransformer):
         """Output arrays for an iterator of input-column tuples, as many rows as came in
         (a staticmethod: the UDF must not carry the stage to the executors)."""
         raise NotImplementedError
+
+
+#: Set in the environment of the Python workers that run a model; see :func:`model_worker_pool`.
+MODEL_POOL_VARIABLE = "SPARKTEXT_WORKER_POOL"
+
+
+@contextlib.contextmanager
+def model_worker_pool(spark) -> Iterator[None]:
+    """Python UDFs created inside this block run in their own pool of Python workers.
+
+    An executor keeps one pool of idle Python workers per distinct worker environment, and a
+    task takes one worker per Python stage in it (SentenceDetector, Tokenizer, BertEmbeddings).
+    In one shared pool the workers trade roles from task to task, so a worker that split
+    sentences in one task embeds in the next and loads the model then: ~3 s per load (MiniLM,
+    CPU) landing in random jobs, and up to three models per task slot in memory (on a GPU, three
+    CUDA contexts). A UDF captures ``SparkContext.environment`` when it is created; one extra
+    variable there gives the model stages a pool of their own, so an executor loads the model
+    once per task slot and keeps it there.
+    """
+    environment = spark.sparkContext.environment
+    before = environment.get(MODEL_POOL_VARIABLE)
+    environment[MODEL_POOL_VARIABLE] = "model"
+    try:
+        yield
+    finally:
+        if before is None:
+            del environment[MODEL_POOL_VARIABLE]
+        else:
+            environment[MODEL_POOL_VARIABLE] = before
 
 
 class _BertModelWriter(DefaultParamsWriter):
