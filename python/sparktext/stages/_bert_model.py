@@ -33,7 +33,7 @@ from sparktext.pretrained.checkpoint import (
 )
 from sparktext.pretrained.catalog import ModelEntry
 from sparktext.pretrained.resolve import cache_subfolder, resolve_pretrained
-from sparktext.pretrained.shipping import executor_model_path, ship_model_folder
+from sparktext.pretrained.shipping import executor_model_path, is_connect_session, ship_model_folder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
 
 
@@ -303,8 +303,12 @@ def model_worker_pool(spark) -> Iterator[None]:
     CPU) landing in random jobs, and up to three models per task slot in memory (on a GPU, three
     CUDA contexts). A UDF captures ``SparkContext.environment`` when it is created; one extra
     variable there gives the model stages a pool of their own, so an executor loads the model
-    once per task slot and keeps it there.
+    once per task slot and keeps it there. A Spark Connect client has no SparkContext (its
+    UDFs take the server's environment): there the block changes nothing.
     """
+    if is_connect_session(spark):
+        yield
+        return
     environment = spark.sparkContext.environment
     before = environment.get(MODEL_POOL_VARIABLE)
     environment[MODEL_POOL_VARIABLE] = "model"
