@@ -160,14 +160,17 @@ def plain_pandas_udf(spark, folder: str, df, dtype_name: str) -> float:
 
 
 def worker_peak_memory_mb(spark) -> float:
-    """Largest peak RSS among the Python workers that serve Arrow UDFs."""
+    """Largest peak RSS among the Python workers that ran BertEmbeddings (their own pool)."""
     from pyspark.sql.functions import arrow_udf
+
+    from sparktext.stages._bert_model import model_worker_pool
 
     def peak(ids: pa.Array) -> pa.Array:
         return pa.array([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0] * len(ids))
 
-    probe = arrow_udf(peak, "double")
-    return max(r[0] for r in spark.range(0, 64, 1, 8).select(probe("id")).collect())
+    with model_worker_pool(spark):
+        probe = arrow_udf(peak, "double")("id")
+    return max(r[0] for r in spark.range(0, 64, 1, 8).select(probe).collect())
 
 
 def main() -> None:
@@ -286,6 +289,14 @@ def main() -> None:
         print(f"{args.scale}x rows: {memory[1][2] / memory[0][2]:.1f}x time, "
               f"{memory[1][1] / memory[0][1]:.2f}x peak memory")
     print("rounds (s): " + "; ".join(f"{name} " + " ".join(f"{t:.2f}" for t in values) for name, values in timings.items()))
+    # Each round times ours and the floors back to back, so a round's ratio sees one state of the
+    # machine; the median of those ratios is steadier than the ratio of two medians when the
+    # machine drifts between rounds.
+    for name in ("floor", "floor32"):
+        if name in timings:
+            ratios = sorted(theirs / mine for theirs, mine in zip(timings[name], timings["ours"]))
+            print(f"{name} / ours per round: median {ratios[len(ratios) // 2]:.2f}x "
+                  f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}x over {len(ratios)} rounds)")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 from typing import Iterator, Tuple
 
 import pyarrow as pa
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sparktext.annotation import annotation_spark_type, column_metadata
@@ -310,15 +311,19 @@ def model_worker_pool(spark) -> Iterator[None]:
         yield
         return
     environment = spark.sparkContext.environment
-    before = environment.get(MODEL_POOL_VARIABLE)
-    environment[MODEL_POOL_VARIABLE] = "model"
-    try:
-        yield
-    finally:
-        if before is None:
-            del environment[MODEL_POOL_VARIABLE]
-        else:
-            environment[MODEL_POOL_VARIABLE] = before
+    with _POOL_LOCK:  # transform() called from several driver threads: restore what was there
+        before = environment.get(MODEL_POOL_VARIABLE)
+        environment[MODEL_POOL_VARIABLE] = "model"
+        try:
+            yield
+        finally:
+            if before is None:
+                del environment[MODEL_POOL_VARIABLE]
+            else:
+                environment[MODEL_POOL_VARIABLE] = before
+
+
+_POOL_LOCK = threading.RLock()
 
 
 class _BertModelWriter(DefaultParamsWriter):
