@@ -22,7 +22,10 @@ def spark():
 
     session = sparktext.start(
         master="local[2]",
-        driver_memory="6g",
+        # The 10 MB one-row document of test_reliability makes JVM rows of ~1 GB (its vectors'
+        # annotations), built by a doubling buffer: the heap peaked at 4.2-4.7 GB with that test
+        # alone, and one run of the whole suite ran out of a 6 GB heap there.
+        driver_memory="8g",
         conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -196,6 +196,24 @@ def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
     assert not any(other_workers.values()), f"a rule-stage worker loaded the model: {other_workers}"
 
 
+def test_the_model_pool_variable_does_not_outlive_transform(spark, tiny_bert_path, text_df):
+    """The worker environment BertEmbeddings' UDF is created with is not left for the user's
+    own UDFs (they would share the model workers' pool), and a value the user set stays."""
+    from sparktext.stages._bert_model import MODEL_POOL_VARIABLE
+
+    environment = spark.sparkContext.environment
+    before = dict(environment)
+    pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path)).fit(text_df).transform(text_df)
+    assert environment == before
+    environment[MODEL_POOL_VARIABLE] = "the user's own"
+    try:
+        pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path)).fit(text_df).transform(text_df)
+        assert environment[MODEL_POOL_VARIABLE] == "the user's own"
+    finally:
+        del environment[MODEL_POOL_VARIABLE]
+    assert MODEL_POOL_VARIABLE not in environment
+
+
 def test_row_chunks_cover_every_row_once_within_the_budget():
     from sparktext.stages.bert_embeddings import row_chunks
 
