@@ -8,7 +8,8 @@ On the UD English-EWT dev documents (``../shared/data``), it times:
   (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers; the
   pipeline's DataFrame is built once (``transform()``, a fixed cost per job, is timed apart);
   it and the floor run in ``--repeats`` interleaved rounds and each reports its median round
-  (this machine drifts 10-20% over minutes: interleaving makes the ratio fair);
+  (this machine drifts 10-20% over minutes: interleaving makes the ratio fair), and the
+  median of the rounds' own ratios is printed too;
 * (a) the floor: the model's raw forward pass in one process with as many threads as the
   Spark master has cores, same dtype, over the same tokens' wordpieces, batches sorted by
   wordpiece count;

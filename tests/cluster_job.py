@@ -60,8 +60,8 @@ def main(master: str, model_folder: str, output: str) -> None:
     result = transformed.select("id", "embeddings").orderBy("id").collect()
     vectors = [a.embeddings for row in result for a in row.embeddings]
     with model_worker_pool(spark):  # the probe runs in the workers that ran BertEmbeddings
-        probe = arrow_udf(report_loads, "string")("id").alias("loads")
-    probes = spark.range(0, 64, 1, 16).select(probe).collect()
+        load_probe = arrow_udf(report_loads, "string")("id").alias("loads")
+    probes = spark.range(0, 64, 1, 16).select(load_probe).collect()
     loads = {(path, count) for probe in probes for path, count in json.loads(probe.loads)}
     with open(output, "w", encoding="utf-8") as handle:
         json.dump({"rows": len(result), "texts": [TEXTS[n % len(TEXTS)] for n in range(60)], "vectors": vectors,
