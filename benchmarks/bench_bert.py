@@ -219,7 +219,7 @@ def main() -> None:
     write = lambda: embedded.write.format("noop").mode("overwrite").save()  # noqa: E731
     for _ in range(5):  # warm: every Python worker of the pool started and its model loaded
         write()
-    rows = model.transform(docs_df).select(F.sum(F.size("embeddings")).alias("n")).first().n
+    rows = embedded.select(F.sum(F.size("embeddings")).alias("n")).first().n
 
     # Rounds of (ours, floor at our batch size, floor at 32), interleaved so that the machine's
     # drift over minutes (10-20% here) hits every approach alike; the median round counts.

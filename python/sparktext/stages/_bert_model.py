@@ -291,6 +291,7 @@ class BertModelStage(AnnotatorTransformer):
 
 #: Set in the environment of the Python workers that run a model; see :func:`model_worker_pool`.
 MODEL_POOL_VARIABLE = "SPARKTEXT_WORKER_POOL"
+_POOL_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -321,9 +322,6 @@ def model_worker_pool(spark) -> Iterator[None]:
                 del environment[MODEL_POOL_VARIABLE]
             else:
                 environment[MODEL_POOL_VARIABLE] = before
-
-
-_POOL_LOCK = threading.RLock()
 
 
 class _BertModelWriter(DefaultParamsWriter):
