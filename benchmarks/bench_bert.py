@@ -1,6 +1,7 @@
 """BertEmbeddings against the alternatives, on the same sentences, in one run.
 
 Run: ``.venv/bin/python benchmarks/bench_bert.py [--model minilm|bert-base] [--precision fp32|bf16]``
+(``--help`` lists the rest; ``--conf key=value`` passes a Spark setting to sparktext's session)
 
 On the UD English-EWT dev documents (``../shared/data``), it times:
 
@@ -186,7 +187,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0, help="input partitions (0: the master's cores)")
     parser.add_argument("--copies", type=int, default=1,
                         help="time every approach on this many copies of the corpus (fixed costs per job weigh less)")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark setting for sparktext's session (repeatable)")
     args = parser.parse_args()
+    spark_conf = dict(item.split("=", 1) for item in args.conf)
 
     import torch
 
@@ -202,7 +206,7 @@ def main() -> None:
     sentences, token_lists = sentences_and_tokens(documents * args.copies)
     skip = set(args.skip.split(","))
 
-    spark = sparktext.start(master=args.master, driver_memory="8g")
+    spark = sparktext.start(master=args.master, driver_memory="8g", conf=spark_conf)
     spark.sparkContext.setLogLevel("ERROR")
     partitions = args.partitions or cores
     docs_df = spark.createDataFrame([(d.text,) for d in documents * args.copies], "text string").repartition(partitions).cache()
@@ -257,7 +261,7 @@ def main() -> None:
     if args.scale:
         for copies in (1, args.scale):
             spark.stop()
-            spark = sparktext.start(master=args.master, driver_memory="8g")
+            spark = sparktext.start(master=args.master, driver_memory="8g", conf=spark_conf)
             spark.sparkContext.setLogLevel("ERROR")
             big = spark.createDataFrame([(d.text,) for _ in range(copies) for d in documents], "text string")
             big = big.repartition(cores).cache()

@@ -117,7 +117,7 @@ class BertEngine:
         #: The last layer, computing only the positions read; None where the model's layout is not BERT's.
         self.last_layer = attach(self.model, self.cls_id, self.sep_id, self.pad_id)
         # Measured on CPU (benchmarks/bench_bert.py): in fp32, batches of 16 sorted sequences
-        # keep BERT's activations in cache and beat 32; bf16 matrix units (AMX) want 32 (3.7 s
+        # keep BERT's activations in cache and beat 32; bf16 matrix instructions (AVX-512 BF16, AMX) want 32 (3.7 s
         # vs 5.1 s on MiniLM); a GPU wants larger batches to fill its cores.
         if self.device.startswith("cuda"):
             self.default_batch_size = 64
