@@ -71,6 +71,14 @@ def bert_base_folder() -> str:
 WORKER_IDLE_MARGIN_S = 40.0
 
 
+def spark_setting(text: str) -> tuple[str, str]:
+    """``--conf`` values: ``key=value``."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def median_time(function, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -193,10 +201,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0, help="input partitions (0: the master's cores)")
     parser.add_argument("--copies", type=int, default=1,
                         help="time every approach on this many copies of the corpus (fixed costs per job weigh less)")
-    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", type=spark_setting,
                         help="extra Spark setting for sparktext's session (repeatable)")
     args = parser.parse_args()
-    spark_conf = dict(item.split("=", 1) for item in args.conf)
+    spark_conf = dict(args.conf)
 
     import torch
 

@@ -116,9 +116,10 @@ class BertEngine:
 
         #: The last layer, computing only the positions read; None where the model's layout is not BERT's.
         self.last_layer = attach(self.model, self.cls_id, self.sep_id, self.pad_id)
-        # Measured on CPU (benchmarks/bench_bert.py): in fp32, batches of 16 sorted sequences
-        # keep BERT's activations in cache and beat 32; bf16 matrix instructions (AVX-512 BF16, AMX) want 32 (3.7 s
-        # vs 5.1 s on MiniLM); a GPU wants larger batches to fill its cores.
+        # Measured on CPU (benchmarks/bench_bert.py): in fp32, caps of 16 and 32 run alike once
+        # batches are cut by plan_batches (MiniLM, one thread, half of EWT dev in ~4k-token
+        # chunks: 5.2 s vs 5.1 s; fixed batches of 16 had beaten 32); bf16 matrix instructions
+        # (AVX-512 BF16, AMX) want 32 (3.7 s vs 5.1 s on MiniLM); a GPU wants larger batches.
         if self.device.startswith("cuda"):
             self.default_batch_size = 64
         else:
