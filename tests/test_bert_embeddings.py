@@ -167,7 +167,8 @@ def test_errors_before_any_job(spark, text_df, tiny_bert_path, tmp_path):
 
 def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
     """Three jobs of eight tasks each on local[2]: two workers load the model, once each, and
-    serve every task after; the rule stages' workers never load it."""
+    serve every task after, each on one thread (spark.task.cpus); the rule stages' workers never
+    load it."""
     from sparktext.stages._bert_model import model_worker_pool
 
     df = spark.createDataFrame([(d.text,) for d in ewt_documents[:80]], "text string").repartition(8)
@@ -178,22 +179,28 @@ def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
     tiny_path = os.path.abspath(tiny_bert_path)
 
     def report(ids: pa.Array) -> pa.Array:
+        import torch
+
         from sparktext.inference.engine import load_count
 
-        return pa.array([f"{os.getpid()}:{load_count(tiny_path, 'auto', 'auto')}"] * len(ids))
+        loads = load_count(tiny_path, 'auto', 'auto')
+        return pa.array([f"{os.getpid()}:{loads}:{torch.get_num_threads()}"] * len(ids))
 
-    def probe_counts() -> dict[int, int]:
-        probes = spark.range(0, 64, 1, 8).select(arrow_udf(report, "string")("id").alias("probe")).collect()
-        return dict(tuple(map(int, p.probe.split(":"))) for p in probes)
+    def probe() -> dict[int, tuple[int, int]]:
+        """Each worker's pid: (model loads, torch threads)."""
+        rows = spark.range(0, 64, 1, 8).select(arrow_udf(report, "string")("id").alias("probe")).collect()
+        return {pid: (loads, threads) for pid, loads, threads in (map(int, r.probe.split(":")) for r in rows)}
 
     with model_worker_pool(spark):  # the probe runs where BertEmbeddings' UDF runs
-        model_workers = probe_counts()
-    other_workers = probe_counts()
-    loaded = {pid: n for pid, n in model_workers.items() if n}
+        model_workers = probe()
+    other_workers = probe()
+    loaded = {pid: loads for pid, (loads, _) in model_workers.items() if loads}
     assert loaded, "no worker kept its model: Python workers are not being reused"
     assert set(loaded.values()) == {1}, model_workers
     assert len(loaded) <= 2, f"more models than task slots: {model_workers}"
-    assert not any(other_workers.values()), f"a rule-stage worker loaded the model: {other_workers}"
+    assert {threads for loads, threads in model_workers.values() if loads} == {1}, model_workers
+    rule_stage_loads = [loads for loads, _ in other_workers.values()]
+    assert not any(rule_stage_loads), f"a rule-stage worker loaded the model: {other_workers}"
 
 
 def test_the_model_pool_variable_does_not_outlive_transform(spark, tiny_bert_path, text_df):
