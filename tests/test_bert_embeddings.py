@@ -95,6 +95,29 @@ def test_matches_transformers_through_spark(spark, minilm_path, ewt_documents):
     assert checked > 500
 
 
+def test_case_sensitive_keeps_case_or_lowercases_tokens(spark, tiny_bert_path, tmp_path):
+    """The cased test model knows "Hello" and "hello" as different pieces: caseSensitive (read
+    from the tokenizer) keeps them apart, and False embeds "Hello World." as "hello world."."""
+    from conftest import build_tiny_bert
+
+    uncased = build_tiny_bert(tmp_path / "uncased", lowercase=True)
+    assert BertEmbeddings.loadSavedModel(tiny_bert_path).getCaseSensitive() is True
+    assert BertEmbeddings.loadSavedModel(uncased).getCaseSensitive() is False
+    df = spark.createDataFrame([(0, "Hello World."), (1, "hello world.")], "id int, text string")
+
+    def embedded(case_sensitive):
+        stage = BertEmbeddings.loadSavedModel(tiny_bert_path).setCaseSensitive(case_sensitive)
+        rows = pipeline_for(stage).fit(df).transform(df).orderBy("id").collect()
+        return [([a.metadata["pieceId"] for a in r.embeddings], np.array([a.embeddings for a in r.embeddings])) for r in rows]
+
+    (capital_ids, capital), (lower_ids, lower) = embedded(True)
+    assert capital_ids[:2] != lower_ids[:2] and not np.allclose(capital[:2], lower[:2])
+    (folded_ids, folded), (lower_ids_again, lower_again) = embedded(False)
+    assert folded_ids == lower_ids == lower_ids_again
+    np.testing.assert_allclose(folded, lower, atol=1e-6)
+    np.testing.assert_allclose(lower_again, lower, atol=1e-6)
+
+
 def test_results_do_not_depend_on_partitions_or_batch_size(spark, tiny_bert_path, ewt_documents):
     texts = [(d.doc_id, d.text) for d in ewt_documents[:30]]
 
