@@ -272,17 +272,19 @@ def main() -> None:
                 last_ours = time.perf_counter()
     median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
     ours = median["ours"]
-    floor, floor32 = median.get("floor", float("nan")), median.get("floor32", float("nan"))
+    floor, floor32 = median.get("floor"), median.get("floor32")
     if not pieces:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(folder)
         pieces = sum(len(x) for x in tokenizer([[w.lower() for w in t] for t in token_lists], is_split_into_words=True,
                                                 truncation=True, max_length=128)["input_ids"])
-    hf = hf_pipeline(folder, sentences, cores, dtype) if "b" not in skip else float("nan")
-    sentence_df = spark.createDataFrame([(s,) for s in sentences], "sentence_text string").repartition(cores).cache()
-    sentence_df.count()
-    plain = plain_pandas_udf(spark, folder, sentence_df, args.precision) if "c" not in skip else float("nan")
+    hf = hf_pipeline(folder, sentences, cores, dtype) if "b" not in skip else None
+    plain = None
+    if "c" not in skip:
+        sentence_df = spark.createDataFrame([(s,) for s in sentences], "sentence_text string").repartition(cores).cache()
+        sentence_df.count()
+        plain = plain_pandas_udf(spark, folder, sentence_df, args.precision)
 
     from sparktext.inference.engine import get_engine
 
@@ -315,6 +317,10 @@ def main() -> None:
         ("(c) plain pandas_udf, tokenizer + model, batches of 32", plain),
     ]
     for label, seconds in lines:
+        if seconds is None:  # skipped with --skip, or (a') when the batch size is already 32
+            if not label.startswith("(a')") or args.batch_size != 32:
+                print(f"{label:62} {'skipped':>8}")
+            continue
         ratio = "" if label.startswith("sparktext") else f"{seconds / ours:12.2f}x"
         print(f"{label:62} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
     print(f"padding ratio inside sparktext's batches: {padding:.3f}")
