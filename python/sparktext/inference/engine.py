@@ -158,7 +158,10 @@ class BertEngine:
             starts, stops = token_piece_spans(encoded.word_ids(number), count)
             ids, starts, stops = self._normalise_pieces(ids, starts, stops, window)
             first_ids.append(ids[starts])
-            oov.append(np.array([bool(np.all(ids[a:b] == self.unk_id)) for a, b in zip(starts, stops)]))
+            # OOV: every piece of the token is [UNK]. Counted with one cumulative sum per sentence:
+            # a numpy call per token took 0.085 s against 0.050 s for half of EWT dev (914 sentences).
+            unk_before = np.concatenate([[0], np.cumsum(ids == self.unk_id)])
+            oov.append(unk_before[stops] - unk_before[starts] == stops - starts)
             sequences.extend(plan_windows(ids, starts, stops, first_token, window))
             first_token += count
         empty_int = np.zeros(0, dtype=np.int64)
