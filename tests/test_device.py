@@ -7,6 +7,8 @@ gives a running task; the engine's own use of the answer (``model.to(device)``) 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from pyspark import TaskContext
@@ -92,8 +94,6 @@ def test_threads_follow_the_cores_spark_gave_the_task(in_task, cpus):
 
 
 def test_outside_a_task_the_whole_machine_is_used(in_task):
-    import os
-
     in_task(None)
     assert task_cpus() == len(os.sched_getaffinity(0))
     assert task_cpus(default=5) == 5
