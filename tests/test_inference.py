@@ -32,7 +32,7 @@ def minilm(minilm_path):
 
 @pytest.fixture(scope="module")
 def reference_model(minilm_path):
-    """transformers' model, loaded apart from the engine's (whose last layer is ours)."""
+    """transformers' model, loaded apart from the engine's (whose query, key and value weights are fused)."""
     from transformers import AutoModel
 
     return AutoModel.from_pretrained(minilm_path).eval()
@@ -54,7 +54,7 @@ def real_sentences(ewt_documents):
 
 @pytest.mark.parametrize("pooling", ["first", "mean", "last"])
 def test_matches_transformers_on_real_text(minilm, reference_model, real_sentences, pooling):
-    assert minilm.last_layer is not None  # the path under test computes the last layer only where read
+    assert minilm.encoder is not None  # the path under test: inference/encoder.py, not transformers' forward
     result = minilm.embed(real_sentences, batch_size=16, max_length=512, pooling=pooling)
     expected = np.concatenate([reference_vectors(minilm, reference_model, s, pooling) for s in real_sentences])
     assert result.vectors.shape == expected.shape == (sum(map(len, real_sentences)), 384)
@@ -245,17 +245,32 @@ def test_pooler_is_refused_when_the_checkpoint_has_none(tmp_path, tiny_bert_path
     assert engine.embed_sentences(["the dog"], pooling="mean").vectors.shape == (1, 32)
 
 
-def test_the_last_layer_is_computed_only_where_vectors_are_read(tiny_bert_path):
+def test_padding_and_unread_positions_of_the_last_layer_are_never_computed(tiny_bert_path):
+    from transformers import AutoModel
+
     from sparktext.inference.engine import Readout
 
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
-    ids = [np.array([20, 21, 22, 23])]
-    read = Readout(rows=np.array([0, 0]), cols=np.array([1, 3]), tokens=np.array([0, 1]))
-    partial = engine.forward(ids, read).last_hidden_state[0]
-    full = engine.forward(ids).last_hidden_state[0]
-    torch.testing.assert_close(partial[[1, 3]], full[[1, 3]], atol=1e-6, rtol=1e-6)
-    assert not partial[[0, 2, 4, 5]].any()  # [CLS], an unread piece, another, [SEP]: never computed
-    assert full[[0, 2, 4, 5]].abs().sum(-1).min() > 0
+    engine = BertEngine(tiny_bert_path, device="cpu", precision="fp32")
+    rows_seen = {}
+    layers = engine.model.encoder.layer
+
+    def count_rows(number):
+        def hook(module, inputs, output):
+            rows_seen[number] = inputs[0].shape[0]
+        return hook
+
+    for number in (0, len(layers) - 1):  # the feed-forward block's output product, first and last layer
+        layers[number].output.dense.register_forward_hook(count_rows(number))
+    batch = [np.array([20, 21, 22, 23]), np.array([24, 25])]  # 6 and 4 positions with [CLS] and [SEP]: 2 padded
+    read = Readout(rows=np.array([0, 0, 1]), cols=np.array([1, 3, 2]), tokens=np.array([0, 1, 2]))
+    vectors = engine.forward(batch, read)
+    assert rows_seen == {0: 10, len(layers) - 1: 3}  # no padding anywhere; the last layer only where read
+
+    model = AutoModel.from_pretrained(tiny_bert_path).eval()
+    ids = torch.tensor([[engine.cls_id, 20, 21, 22, 23, engine.sep_id], [engine.cls_id, 24, 25, engine.sep_id, 0, 0]])
+    with torch.inference_mode():
+        full = model(input_ids=ids, attention_mask=(ids != 0).long()).last_hidden_state
+    torch.testing.assert_close(vectors, full[[0, 0, 1], [1, 3, 2]], atol=1e-5, rtol=1e-5)
 
 
 def test_a_model_without_berts_layer_layout_is_computed_in_full(tmp_path, tiny_bert_path):
@@ -272,7 +287,7 @@ def test_a_model_without_berts_layer_layout_is_computed_in_full(tmp_path, tiny_b
     model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64)).eval()
     model.save_pretrained(str(folder), safe_serialization=True)  # replaces the config and weights
     engine = BertEngine(str(folder), device="cpu", precision="fp32")
-    assert engine.last_layer is None
+    assert engine.encoder is None
     sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
     result = engine.embed(sentences, pooling="mean").vectors
     expected = np.concatenate([reference_vectors(engine, model, s, "mean") for s in sentences])

@@ -9,16 +9,18 @@ The work follows Hugging Face pipelines' split -- preprocess, forward, postproce
 * forward: sequences sorted by length (as sentence-transformers' ``encode`` does) so each
   batch pads little, run in batches of ``batch_size``; a CUDA out-of-memory error halves the
   batch and retries;
-* postprocess: each token's pieces pooled (first, mean or last) with one vectorised gather
-  per batch, written into the output array at the token's original position. The positions
-  it reads are known before the forward pass, and the model's last layer computes its
-  feed-forward block only there (see inference/last_layer.py).
+* postprocess: each token's pieces pooled (first, mean or last), written into the output
+  array at the token's original position.
+
+The positions a batch's vectors are read from (a :class:`Readout`) are known before its
+forward pass, so ``forward`` returns only those: a model laid out as BERT runs through
+inference/encoder.py, which computes the last layer only there; any other model runs its own
+forward pass and the positions are gathered from its output.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import logging
 import os
@@ -112,10 +114,10 @@ class BertEngine:
         self.sep_id = self.tokenizer.sep_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.unk_id = self.tokenizer.unk_token_id
-        from sparktext.inference.last_layer import attach
+        from sparktext.inference.encoder import build
 
-        #: The last layer, computing only the positions read; None where the model's layout is not BERT's.
-        self.last_layer = attach(self.model, self.cls_id, self.sep_id, self.pad_id)
+        #: The lean forward pass computing only the positions read; None where the model is not laid out as BERT.
+        self.encoder = build(self.model, self.cls_id, self.sep_id, self.pad_id)
         # Measured on CPU (benchmarks/bench_bert.py): in fp32, caps of 16 and 32 run alike once
         # batches are cut by plan_batches (MiniLM, one thread, half of EWT dev in ~4k-token
         # chunks: 5.2 s vs 5.1 s; fixed batches of 16 had beaten 32); bf16 matrix instructions
@@ -187,11 +189,9 @@ class BertEngine:
         return np.concatenate(pieces), new_stops - new_lengths, new_stops
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, batch: SequenceType[np.ndarray], read: Readout | None = None):
-        """The model's output (``last_hidden_state``, ``pooler_output``) for one batch of
-        wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest. With
-        ``read``, the last hidden state is computed only at the positions it names (zero
-        elsewhere, and the pooler output is meaningless)."""
+    def forward(self, batch: SequenceType[np.ndarray], read: Readout):
+        """The last hidden state at ``read``'s positions, ``[len(read.rows), hidden]``, for one
+        batch of wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest."""
         torch = self._torch
         longest = max(len(ids) for ids in batch) + 2
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
@@ -202,28 +202,26 @@ class BertEngine:
             input_ids[row, 1 : length + 1] = ids
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
-        with torch.inference_mode(), contextlib.ExitStack() as stack:
-            if read is not None and self.last_layer is not None:
-                stack.enter_context(self.last_layer.positions(
-                    torch.from_numpy(read.rows).to(self.device), torch.from_numpy(read.cols).to(self.device)
-                ))
-            return self.model(
-                input_ids=torch.from_numpy(input_ids).to(self.device),
-                attention_mask=torch.from_numpy(mask).to(self.device),
-            )
+        input_ids, mask, rows, cols = (
+            torch.from_numpy(array).to(self.device) for array in (input_ids, mask, read.rows, read.cols)
+        )
+        with torch.inference_mode():
+            if self.encoder is not None:
+                return self.encoder(input_ids, mask, rows, cols)
+            return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state[rows, cols]
 
     def forward_sorted(
         self,
         pieces: SequenceType[np.ndarray],
         batch_size: int,
-        consume: Callable[[list[int], Any, Readout | None], None],
-        readout: Callable[[list[int]], Readout] | None = None,
+        readout: Callable[[list[int]], Readout],
+        consume: Callable[[list[int], Any, Readout], None],
     ) -> float:
         """Run every piece-id array through the model, longest first, in batches cut by
-        :func:`plan_batches`; ``consume(indices, output, read)`` gets each batch's input
-        positions, model output and ``readout(indices)`` (the positions it reads; None when no
-        ``readout`` is given: every position is computed). A CUDA out-of-memory error halves the
-        batch and retries. Returns the padding ratio (padded positions / all positions computed)."""
+        :func:`plan_batches`; ``consume(indices, vectors, read)`` gets each batch's input
+        positions, the vectors at the positions ``readout(indices)`` names, and that readout.
+        A CUDA out-of-memory error halves the batch and retries. Returns the padding ratio
+        (padded positions / all positions computed)."""
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
@@ -232,9 +230,9 @@ class BertEngine:
         while plan:
             start, stop = plan.pop(0)
             indices = order[start:stop]
-            read = readout(indices) if readout is not None else None
+            read = readout(indices)
             try:
-                output = self.forward([pieces[i] for i in indices], read)
+                vectors = self.forward([pieces[i] for i in indices], read)
             except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
                 if not _is_out_of_memory(error) or len(indices) == 1:
                     raise
@@ -243,7 +241,7 @@ class BertEngine:
                 self._torch.cuda.empty_cache()
                 plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
                 continue
-            consume(indices, output, read)
+            consume(indices, vectors, read)
             real += sum(lengths[start:stop])
             padded += lengths[start] * len(indices)
         return 1 - real / padded if padded else 0.0
@@ -264,16 +262,17 @@ class BertEngine:
         cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
         return Readout(np.repeat(rows, lengths), cols, tokens, lengths)
 
-    def postprocess(self, hidden, read: Readout, out: np.ndarray) -> None:
-        """Pool each token's positions and write its vector into ``out`` at its index."""
+    def postprocess(self, vectors, read: Readout, out: np.ndarray) -> None:
+        """Pool the vectors read at ``read``'s positions into one per token and write each
+        into ``out`` at its index."""
         torch = self._torch
-        picked = hidden[torch.from_numpy(read.rows), torch.from_numpy(read.cols)]
+        pooled = vectors.float()
         if read.lengths is not None:  # mean: sum each token's run of positions, divide
-            segment = torch.from_numpy(np.repeat(np.arange(len(read.tokens)), read.lengths)).to(hidden.device)
-            summed = torch.zeros((len(read.tokens), hidden.shape[-1]), dtype=torch.float32, device=hidden.device)
-            summed.index_add_(0, segment, picked.float())
-            picked = summed / torch.from_numpy(read.lengths).to(hidden.device, torch.float32).unsqueeze(1)
-        out[read.tokens] = picked.float().cpu().numpy()
+            segment = torch.from_numpy(np.repeat(np.arange(len(read.tokens)), read.lengths)).to(vectors.device)
+            summed = torch.zeros((len(read.tokens), vectors.shape[-1]), dtype=torch.float32, device=vectors.device)
+            summed.index_add_(0, segment, pooled)
+            pooled = summed / torch.from_numpy(read.lengths).to(vectors.device, torch.float32).unsqueeze(1)
+        out[read.tokens] = pooled.cpu().numpy()
 
     # -- all three ---------------------------------------------------------------------------
     def embed(
@@ -295,10 +294,10 @@ class BertEngine:
         def readout(indices: list[int]) -> Readout:
             return self.readout([sequences[i] for i in indices], pooling)
 
-        def consume(indices: list[int], output, read: Readout) -> None:
-            self.postprocess(output.last_hidden_state, read, out)
+        def consume(indices: list[int], vectors, read: Readout) -> None:
+            self.postprocess(vectors, read, out)
 
-        ratio = self.forward_sorted([s.piece_ids for s in sequences], batch_size, consume, readout)
+        ratio = self.forward_sorted([s.piece_ids for s in sequences], batch_size, readout, consume)
         return TokenEmbeddings(out, piece_ids, is_oov, ratio)
 
     def embed_sentences(
@@ -331,19 +330,23 @@ class BertEngine:
         truncated = np.array([len(ids) > window for ids in encoded], dtype=bool)
         pieces = [np.asarray(ids[:window], dtype=np.int64) for ids in encoded]
         out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)
-        torch = self._torch
 
-        def consume(indices: list[int], output, _read: None) -> None:
+        def readout(indices: list[int]) -> Readout:
+            rows = np.arange(len(indices))
+            if pooling == "pooler":  # [CLS], through the pooler in consume
+                return Readout(rows, np.zeros(len(indices), dtype=np.int64), np.asarray(indices))
+            lengths = np.array([len(pieces[i]) + 2 for i in indices])  # every position, [CLS] and [SEP] too
+            cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            return Readout(np.repeat(rows, lengths), cols, np.asarray(indices), lengths)
+
+        def consume(indices: list[int], vectors, read: Readout) -> None:
             if pooling == "pooler":
-                pooled = output.pooler_output
+                with self._torch.inference_mode():
+                    out[indices] = self.model.pooler(vectors[:, None, :]).float().cpu().numpy()
             else:
-                hidden = output.last_hidden_state.float()
-                lengths = torch.tensor([len(pieces[i]) + 2 for i in indices], device=hidden.device)
-                mask = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < lengths[:, None]
-                pooled = (hidden * mask[..., None]).sum(dim=1) / lengths[:, None]
-            out[indices] = pooled.float().cpu().numpy()
+                self.postprocess(vectors, read, out)
 
-        ratio = self.forward_sorted(pieces, batch_size, consume)
+        ratio = self.forward_sorted(pieces, batch_size, readout, consume)
         return SentenceVectors(out, truncated, ratio)
 
 
