@@ -273,6 +273,34 @@ def test_padding_and_unread_positions_of_the_last_layer_are_never_computed(tiny_
     torch.testing.assert_close(vectors, full[[0, 0, 1], [1, 3, 2]], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["roberta", "electra"])
+def test_bert_layout_relatives_run_the_lean_encoder_and_match_transformers(tmp_path, tiny_bert_path, family):
+    """RoBERTa (its own position ids) and ELECTRA-small (embeddings narrower than the hidden
+    size, projected up) share BERT's layers: the lean encoder runs them, exactly."""
+    import json
+    import shutil
+
+    from transformers import ElectraConfig, ElectraModel, RobertaConfig, RobertaModel
+
+    folder = tmp_path / family
+    shutil.copytree(tiny_bert_path, folder)
+    vocab_size = json.loads((folder / "config.json").read_text())["vocab_size"]
+    shape = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    torch.manual_seed(0)
+    if family == "roberta":
+        model = RobertaModel(RobertaConfig(pad_token_id=0, max_position_embeddings=130, **shape))
+    else:
+        model = ElectraModel(ElectraConfig(embedding_size=16, pad_token_id=0, **shape))
+    model.eval().save_pretrained(str(folder), safe_serialization=True)
+    engine = BertEngine(str(folder), device="cpu", precision="fp32")
+    assert engine.encoder is not None
+    sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
+    for pooling in ("first", "mean"):
+        result = engine.embed(sentences, pooling=pooling).vectors
+        expected = np.concatenate([reference_vectors(engine, model, s, pooling) for s in sentences])
+        np.testing.assert_allclose(result, expected, atol=1e-5)
+
+
 def test_a_model_without_berts_layer_layout_is_computed_in_full(tmp_path, tiny_bert_path):
     """DistilBERT's layers are laid out otherwise: the engine leaves them whole, still exact."""
     import json

@@ -74,6 +74,8 @@ class BertLayoutEncoder:
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.embeddings = model.embeddings
+        # ELECTRA's small models embed in a narrower width and project up to the hidden size.
+        self.embeddings_project = getattr(model, "embeddings_project", None)
         self.layers = [_fuse(layer) for layer in model.encoder.layer]
 
     def __call__(
@@ -86,6 +88,8 @@ class BertLayoutEncoder:
         """
         batch, length = input_ids.shape
         hidden = self.embeddings(input_ids=input_ids)
+        if self.embeddings_project is not None:
+            hidden = self.embeddings_project(hidden)
         width = hidden.shape[-1]
         hidden = hidden.reshape(batch * length, width)
         real_mask = attention_mask.reshape(-1).bool()
