@@ -52,13 +52,14 @@ class TokenEmbeddings:
 
 @dataclasses.dataclass
 class Readout:
-    """Where a batch's token vectors are read in the model output: positions
-    ``(rows[i], cols[i])`` ([CLS] is column 0), pooled into ``tokens`` -- one position per
-    token, or with ``lengths``, each token's run of ``lengths[t]`` positions (``mean``)."""
+    """Where a batch's vectors are read in the model output: positions ``(rows[i], cols[i])``
+    ([CLS] is column 0), pooled into ``tokens`` -- one position per token, or with
+    ``lengths``, each token's run of ``lengths[t]`` positions (``mean``). For sentence
+    vectors, a "token" is a whole text: its [CLS] (``pooler``) or every position (``mean``)."""
 
     rows: np.ndarray
     cols: np.ndarray
-    tokens: np.ndarray  # each token's index in the output array
+    tokens: np.ndarray  # each vector's index in the output array (a token's, or a text's)
     lengths: np.ndarray | None = None
 
 
