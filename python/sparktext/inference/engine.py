@@ -62,6 +62,13 @@ class Readout:
     tokens: np.ndarray  # each vector's index in the output array (a token's, or a text's)
     lengths: np.ndarray | None = None
 
+    @classmethod
+    def runs(cls, rows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, tokens: np.ndarray) -> "Readout":
+        """Token ``t`` pooled from ``lengths[t]`` consecutive positions of row ``rows[t]``,
+        from column ``starts[t]`` on (``mean``)."""
+        cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+        return cls(np.repeat(rows, lengths), cols, tokens, lengths)
+
 
 @dataclasses.dataclass
 class SentenceVectors:
@@ -259,9 +266,7 @@ class BertEngine:
             return Readout(rows, starts, tokens)
         if pooling == "last":
             return Readout(rows, stops - 1, tokens)
-        lengths = stops - starts
-        cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-        return Readout(np.repeat(rows, lengths), cols, tokens, lengths)
+        return Readout.runs(rows, starts, stops - starts, tokens)
 
     def postprocess(self, vectors, read: Readout, out: np.ndarray) -> None:
         """Pool the vectors read at ``read``'s positions into one per token and write each
@@ -337,8 +342,7 @@ class BertEngine:
             if pooling == "pooler":  # [CLS], through the pooler in consume
                 return Readout(rows, np.zeros(len(indices), dtype=np.int64), np.asarray(indices))
             lengths = np.array([len(pieces[i]) + 2 for i in indices])  # every position, [CLS] and [SEP] too
-            cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            return Readout(np.repeat(rows, lengths), cols, np.asarray(indices), lengths)
+            return Readout.runs(rows, np.zeros(len(indices), dtype=np.int64), lengths, np.asarray(indices))
 
         def consume(indices: list[int], vectors, read: Readout) -> None:
             if pooling == "pooler":
