@@ -123,3 +123,67 @@ def test_progress_bar_counts_finished_tasks(spark, tmp_path):
         sys.stderr = real_stderr
     counts = [int(done) for done in re.findall(r"\b(\d)/8\b", captured.getvalue())]
     assert counts and max(counts) >= 1 and counts == sorted(counts)  # 8 tasks seen, finishing
+
+
+# -- the output never destroys data -----------------------------------------------------------
+
+
+def _copy_sample(folder: pathlib.Path) -> pathlib.Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "data.jsonl"
+    copy.write_bytes(SAMPLE.read_bytes())
+    return copy
+
+
+def test_an_output_that_is_or_holds_the_input_is_refused_and_nothing_is_touched(spark, tmp_path, capsys):
+    precious = tmp_path / "precious"
+    data = _copy_sample(precious)
+    notes = precious / "notes.txt"
+    notes.write_text("not Spark's")
+    for output in (data, precious, tmp_path):  # the file itself, its folder, a folder above
+        assert cli.main(["annotate", str(data), str(output), "--overwrite", "--no-progress"]) == 2
+        assert "would destroy the input" in capsys.readouterr().err
+    assert cli.main(["annotate", str(precious), str(precious / "out"), "--no-progress"]) == 2  # inside a folder input
+    assert "would destroy the input" in capsys.readouterr().err
+    assert data.read_bytes() == SAMPLE.read_bytes() and notes.read_text() == "not Spark's"
+    assert sorted(p.name for p in precious.iterdir()) == ["data.jsonl", "notes.txt"]
+
+
+def test_an_existing_output_needs_overwrite_and_foreign_files_are_never_deleted(spark, tmp_path, capsys):
+    output = tmp_path / "out"
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--no-progress"]) == 0
+    first = sorted(p.name for p in output.iterdir())
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--no-progress"]) == 2
+    assert "exists" in capsys.readouterr().err and sorted(p.name for p in output.iterdir()) == first
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--no-progress", "--overwrite"]) == 0
+    assert spark.read.parquet(str(output)).count() == len(SAMPLE.read_text().splitlines())
+    (output / "notes.txt").write_text("mine")
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--no-progress", "--overwrite"]) == 2
+    assert "notes.txt" in capsys.readouterr().err and (output / "notes.txt").read_text() == "mine"
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("keep")
+    assert cli.main(["annotate", str(SAMPLE), str(a_file), "--no-progress", "--overwrite"]) == 2
+    assert a_file.read_text() == "keep"
+    # Nothing half-written is left beside the outputs.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "report.txt"]
+
+
+def test_a_failed_job_leaves_the_previous_output_whole(spark, tmp_path, capsys, monkeypatch):
+    output = tmp_path / "out"
+    assert cli.main(["annotate", str(SAMPLE), str(output), "--no-progress"]) == 0
+    before = {p.name: p.read_bytes() for p in output.iterdir()}
+
+    real_build_stages = cli.build_stages
+
+    def failing_stages(args):  # a job that fails in its tasks, half-way through writing
+        from pyspark.ml.feature import SQLTransformer
+
+        stages, columns = real_build_stages(args)
+        failing = SQLTransformer(statement="SELECT *, CAST(raise_error('a task failed') AS STRING) AS failed FROM __THIS__")
+        return stages + [failing], columns + ["failed"]
+
+    monkeypatch.setattr(cli, "build_stages", failing_stages)
+    with pytest.raises(Exception, match="a task failed"):
+        cli.main(["annotate", str(SAMPLE), str(output), "--no-progress", "--overwrite"])
+    assert {p.name: p.read_bytes() for p in output.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -12,9 +12,13 @@ Parquet with the input columns plus annotation columns, then print a summary:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from typing import Sequence
@@ -69,6 +73,65 @@ def read_input(spark, path: str, fmt: str, text_col: str):
     return df
 
 
+#: What Spark's Parquet writer leaves in an output folder: part files, their checksums and
+#: the commit markers. ``--overwrite`` replaces a folder holding only these, nothing else.
+SPARK_OUTPUT_PATTERN = re.compile(r"^(part-.*|\.part-.*\.crc|_SUCCESS|\._SUCCESS\.crc|_committed_.*|_started_.*)$")
+
+
+def check_output(input_path: str, output_path: str, overwrite: bool) -> None:
+    """Refuse an output that would destroy data, before Spark starts any work: one that is,
+    contains or sits inside the input; one that exists, unless ``overwrite``; and, even then,
+    one that is a file or holds files Spark did not write (they would be deleted with it)."""
+    if "://" in output_path:  # a Hadoop filesystem: Spark's own save mode guards it (see run_job)
+        return
+    output = os.path.realpath(output_path)
+    if "://" not in input_path:
+        source = os.path.realpath(input_path)
+        if output == source or source.startswith(output + os.sep) or output.startswith(source + os.sep):
+            raise CliError(
+                f"output {output_path!r} is, contains or sits inside the input {input_path!r}: writing there "
+                "would destroy the input; choose another output path"
+            )
+    if not os.path.lexists(output_path):
+        return
+    if not overwrite:
+        raise CliError(f"output {output_path!r} exists; choose a new path, or pass --overwrite to replace it")
+    if not os.path.isdir(output_path) or os.path.islink(output_path):
+        raise CliError(f"output {output_path!r} is not a folder of Spark output; it is not replaced, even with --overwrite")
+    foreign = sorted(name for name in os.listdir(output_path) if not SPARK_OUTPUT_PATTERN.match(name))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise CliError(
+            f"output {output_path!r} holds files Spark did not write ({shown}); it is not replaced, even with --overwrite"
+        )
+
+
+@contextlib.contextmanager
+def staged_output(output_path: str):
+    """A fresh sibling folder for Spark to write into, renamed to ``output_path`` only once
+    the job has succeeded: a failed or interrupted job leaves the previous output as it was."""
+    if "://" in output_path:
+        yield output_path
+        return
+    output = os.path.abspath(output_path)
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.writing-", dir=parent)
+    os.rmdir(staging)  # Spark's error-if-exists mode wants no folder there
+    retired = None
+    try:
+        yield staging
+        if os.path.lexists(output):
+            retired = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.replaced-", dir=parent)
+            os.rmdir(retired)
+            os.rename(output, retired)
+        os.rename(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+
+
 def spread_partitions(df, partitions: int | None):
     """``df`` in ``partitions`` partitions, or, when None, in at least one per core Spark has.
 
@@ -93,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed = commands.add_parser("embed", help="token-level BERT embeddings to Parquet")
     for command in (annotate, embed):  # what both jobs read, write and run on
         command.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
-        command.add_argument("output", help="Parquet folder to write (replaced if it exists)")
+        command.add_argument("output", help="Parquet folder to write (must not exist, unless --overwrite)")
+        command.add_argument("--overwrite", action="store_true",
+                             help="replace an existing output folder of Spark output, once the new output is complete")
         command.add_argument("--text-col", default="text", help="column holding the text (default: text)")
         command.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
         command.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
@@ -200,6 +265,7 @@ def run_job(args: argparse.Namespace) -> dict:
 
     import sparktext
 
+    check_output(args.input, args.output, args.overwrite)
     spark = sparktext.start(master=args.master, conf={"spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     stages, annotation_columns = build_stages(args)
@@ -207,8 +273,11 @@ def run_job(args: argparse.Namespace) -> dict:
     df = spread_partitions(df, args.partitions)
     started = time.perf_counter()
     result = Pipeline(stages=stages).fit(df).transform(df)
-    with TaskProgress(spark, enabled=not args.no_progress):
-        result.select(*df.columns, *annotation_columns).write.mode("overwrite").parquet(args.output)
+    # Spark's save mode matters only for a Hadoop URI; a local output is written to a fresh
+    # sibling and renamed into place (staged_output).
+    mode = "overwrite" if args.overwrite else "errorifexists"
+    with TaskProgress(spark, enabled=not args.no_progress), staged_output(args.output) as target:
+        result.select(*df.columns, *annotation_columns).write.mode(mode).parquet(target)
     elapsed = time.perf_counter() - started
     written = spark.read.parquet(args.output)
     if "token" in written.columns:
