@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 import pytest
-from pyspark.ml import Pipeline
+from pyspark.ml import Pipeline, PipelineModel
 
 from conftest import build_tiny_bert
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
@@ -239,7 +239,7 @@ class MockHub:
 
 SEED_PIPELINE = """
     import sparktext
-    from pyspark.ml import Pipeline
+    from pyspark.ml import Pipeline, PipelineModel
     from sparktext.annotator import BertEmbeddings, SentenceDetector, Tokenizer
     from sparktext.base import DocumentAssembler
     spark = sparktext.start(master="local[1]")
@@ -384,7 +384,11 @@ def test_saved_pipeline_carries_its_model_and_loads_with_the_original_gone(spark
         assert got.shape == expected.shape, (got.shape, expected.shape)
         assert np.array_equal(got, expected), np.abs(got - expected).max()
         stage = BertEmbeddings.load({str(tmp_path / "saved_stage")!r})
-        assert stage.getModelPath() == {str(tmp_path / "saved_stage" / "model")!r}
+        # The stage reads hard links to the saved files in the cache, not the saved folder.
+        assert stage.getModelPath().startswith({str(tmp_path / "empty_cache" / "saved")!r}), stage.getModelPath()
+        import os
+        weights = os.path.join(stage.getModelPath(), "model.safetensors")
+        assert os.path.samefile(weights, {str(tmp_path / "saved_stage" / "model" / "model.safetensors")!r})
         print("IDENTICAL")
     """
     env = {"SPARKTEXT_CACHE": str(tmp_path / "empty_cache"), "HF_HUB_OFFLINE": "1", "PYSPARK_PYTHON": sys.executable}
@@ -392,6 +396,21 @@ def test_saved_pipeline_carries_its_model_and_loads_with_the_original_gone(spark
     assert "IDENTICAL" in result.stdout, result.stderr[-3000:]
     saved_files = sorted(os.listdir(tmp_path / "saved_stage" / "model"))
     assert "model.safetensors" in saved_files and "config.json" in saved_files
+
+
+def test_saving_over_the_folder_a_pipeline_was_loaded_from_keeps_its_weights(spark, tiny_bert_path, tmp_path, cache):
+    df = spark.createDataFrame([(t,) for t in TEXTS], "text string")
+    folder = str(tmp_path / "pipeline")
+    pipeline_with(BertEmbeddings.loadSavedModel(tiny_bert_path).setPrecision("fp32")).fit(df).save(folder)
+    loaded = PipelineModel.load(folder)
+    expected = np.array([a.embeddings for r in loaded.transform(df).select("embeddings").collect() for a in r.embeddings])
+    loaded.write().overwrite().save(folder)  # deletes the folder before any stage writes
+    reloaded = PipelineModel.load(folder)
+    got = np.array([a.embeddings for r in reloaded.transform(df).select("embeddings").collect() for a in r.embeddings])
+    assert np.array_equal(got, expected)
+    shutil.rmtree(folder)  # a loaded pipeline outlives its saved folder too
+    again = np.array([a.embeddings for r in reloaded.transform(df).select("embeddings").collect() for a in r.embeddings])
+    assert np.array_equal(again, expected)
 
 
 def test_stage_saved_to_a_hadoop_uri_loads_back(spark, tiny_bert_path, tmp_path, cache):
@@ -425,3 +444,21 @@ def test_model_reaches_executor_jvms_without_a_shared_folder(tiny_bert_path, tmp
     assert cluster_paths and all(tiny_bert_path not in path for path in cluster_paths), cluster_paths
     assert all(count == 1 for _, count in cluster["loads"])
     assert {path for path, _ in local["loads"]} == {os.path.abspath(tiny_bert_path)}
+
+
+def test_cache_entries_are_published_once_by_concurrent_writers_and_never_replaced(tiny_bert_path, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sparktext.pretrained.checkpoint import copy_checkpoint
+
+    destination = str(tmp_path / "cache" / "entry")
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda i: copy_checkpoint(tiny_bert_path, destination, link=i % 2 == 0), range(15)))
+    assert results == [destination] * 15
+    assert sorted(os.listdir(tmp_path / "cache")) == ["entry"]  # no staging folder left behind
+    first = os.stat(os.path.join(destination, "model.safetensors")).st_ino
+    copy_checkpoint(tiny_bert_path, destination)  # a live entry is kept, not replaced
+    assert os.stat(os.path.join(destination, "model.safetensors")).st_ino == first
+    with pytest.raises(FileNotFoundError):  # a failed copy leaves nothing behind either
+        copy_checkpoint(str(tmp_path / "missing"), str(tmp_path / "cache" / "other"))
+    assert sorted(os.listdir(tmp_path / "cache")) == ["entry"]

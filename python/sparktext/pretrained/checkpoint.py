@@ -8,12 +8,17 @@ folder fails fast with a message naming the file, not as a stack trace on an exe
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
+import logging
 import os
 import shutil
 import struct
+import tempfile
 
 from sparktext.errors import ModelFileError
+
+logger = logging.getLogger(__name__)
 
 #: Model types whose tokenizers are WordPiece and whose encoders take (input_ids, attention_mask).
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "electra", "mobilebert", "convbert")
@@ -129,19 +134,55 @@ def tokenizer_lowercases(folder: str) -> bool:
     return False
 
 
-def copy_checkpoint(source: str, destination: str) -> str:
-    """Copy the checkpoint files of ``source`` into ``destination`` (created), atomically: a
-    half-copied folder never appears under the final name. Returns ``destination``."""
+def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str:
+    """Put the checkpoint files of ``source`` into a new folder ``destination``, atomically:
+    they are staged in a uniquely named sibling folder and published by one rename, so a
+    half-copied folder never appears under the final name, and several threads, processes or
+    pods may do it at once. A folder already at ``destination`` is never replaced or deleted:
+    the first to publish wins and the others use its files (``destination`` names content, so
+    theirs are the same). ``link``: hard-link the files where the filesystem allows (no bytes
+    copied, and the files outlive the source folder's deletion). Returns ``destination``."""
     parent = os.path.dirname(os.path.abspath(destination))
     os.makedirs(parent, exist_ok=True)
-    staging = destination + f".partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    for name in model_files(source):
-        shutil.copyfile(os.path.join(source, name), os.path.join(staging, name))
-    shutil.rmtree(destination, ignore_errors=True)
-    os.replace(staging, destination)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(destination)}.partial-", dir=parent)
+    try:
+        for name in model_files(source):
+            source_file, staged_file = os.path.join(source, name), os.path.join(staging, name)
+            if link:
+                try:
+                    os.link(source_file, staged_file)
+                    continue
+                except OSError:  # another filesystem, or no hard links there: copy
+                    pass
+            shutil.copyfile(source_file, staged_file)
+        try:
+            os.rename(staging, destination)
+        except OSError:
+            if not os.path.isdir(destination):
+                raise
+            logger.debug("%s was published by another writer first; using it", destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+def checkpoint_fingerprint(folder: str) -> str:
+    """A short key for the checkpoint files in ``folder``: their names, sizes and modification
+    times, and the folder's path (reading the weights to hash them would cost seconds).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> len(checkpoint_fingerprint(folder))
+    16
+    """
+    folder = os.path.abspath(folder)
+    digest = hashlib.sha1(folder.encode())
+    for name in model_files(folder):
+        status = os.stat(os.path.join(folder, name))
+        digest.update(f"{name}:{status.st_size}:{status.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
 
 
 def convert_to_safetensors(folder: str, output: str) -> str:

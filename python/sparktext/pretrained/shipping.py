@@ -11,14 +11,13 @@ know where the server runs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import tempfile
 import threading
 
-from sparktext.pretrained.checkpoint import model_files
+from sparktext.pretrained.checkpoint import checkpoint_fingerprint, model_files
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +67,7 @@ def ship_model_folder(spark, folder: str) -> str | None:
         add_file, key_scope = context.addFile, context.applicationId
     folder = os.path.abspath(folder)
     names = model_files(folder)
-    fingerprint = hashlib.sha1(folder.encode())
-    for name in names:
-        status = os.stat(os.path.join(folder, name))
-        fingerprint.update(f"{name}:{status.st_size}:{status.st_mtime_ns}".encode())
-    alias = f"sparktext-model-{fingerprint.hexdigest()[:16]}"
+    alias = f"sparktext-model-{checkpoint_fingerprint(folder)}"
     key = (key_scope, alias)
     with _LOCK:
         if key not in _SHIPPED:

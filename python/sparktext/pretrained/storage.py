@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 from sparktext.errors import SparktextError
 
@@ -47,15 +48,24 @@ def exists(path: str, spark=None) -> bool:
 
 
 def copy_to_local(uri: str, destination: str, spark=None) -> str:
-    """Copy a folder from a Hadoop URI to local ``destination`` (replaced atomically)."""
+    """Copy a folder from a Hadoop URI to a new local folder ``destination``, published by one
+    rename (an existing ``destination`` is kept: it holds the same files)."""
     jvm, source, filesystem = _hadoop(spark, uri)
-    staging = destination + f".partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-    # useRawLocalFileSystem=True: no .crc side files next to the weights.
-    filesystem.copyToLocalFile(False, source, jvm.org.apache.hadoop.fs.Path(os.path.abspath(staging)), True)
-    shutil.rmtree(destination, ignore_errors=True)
-    os.replace(staging, destination)
+    parent = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(destination)}.partial-", dir=parent)
+    try:
+        # useRawLocalFileSystem=True: no .crc side files next to the weights. Into a folder
+        # below the staging one: Hadoop copies a folder *into* an existing destination.
+        copied = os.path.join(staging, "copy")
+        filesystem.copyToLocalFile(False, source, jvm.org.apache.hadoop.fs.Path(copied), True)
+        try:
+            os.rename(copied, destination)
+        except OSError:  # published by another process first: never replace a live entry
+            if not os.path.isdir(destination):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return destination
 
 

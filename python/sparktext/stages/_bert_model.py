@@ -26,6 +26,7 @@ from sparktext.inference.device import check_device, check_precision
 from sparktext.params import int_at_least
 from sparktext.pretrained import storage
 from sparktext.pretrained.checkpoint import (
+    checkpoint_fingerprint,
     convert_to_safetensors,
     copy_checkpoint,
     model_files,
@@ -339,8 +340,11 @@ class _BertModelWriter(DefaultParamsWriter):
 
 
 class _BertModelReader(DefaultParamsReader):
-    """Loads the params and points ``modelPath`` at the saved ``model/`` folder (copied to the
-    cache folder first when the stage was saved to a Hadoop filesystem)."""
+    """Loads the params and points ``modelPath`` at a copy of the saved ``model/`` folder in
+    the cache folder: hard links to the saved files (no bytes copied) on a local disk, a copy
+    from a Hadoop filesystem. The loaded stage must not read the saved folder itself: saving
+    the pipeline back over ``path`` (``write().overwrite().save(path)``, which deletes ``path``
+    before any stage writes) or deleting it would take its weights away."""
 
     def load(self, path: str) -> BertModelStage:
         stage = super().load(path)
@@ -348,6 +352,12 @@ class _BertModelReader(DefaultParamsReader):
         if storage.is_uri(saved):
             local = cache_subfolder("saved", saved, self.sparkSession)
             saved = storage.copy_to_local(saved, local, self.sparkSession)
+        else:
+            read_checkpoint_config(saved)
+            saved = copy_checkpoint(
+                saved, os.path.join(cache_subfolder("saved", checkpoint_fingerprint(saved), self.sparkSession), "model"),
+                link=True,
+            )
         read_checkpoint_config(saved)
         stage._set(modelPath=os.path.abspath(saved))
         return stage
