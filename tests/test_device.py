@@ -14,8 +14,8 @@ import torch
 from pyspark import TaskContext
 from pyspark.resource import ResourceInformation
 
-from sparktext.inference.device import resolve_device, resolve_dtype, task_cpus
-from sparktext.inference.engine import configure_threads
+from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
+from sparktext.inference.engine import BertEngine
 
 
 class StandInTaskContext:
@@ -75,20 +75,24 @@ def test_without_cuda_auto_runs_on_the_cpu_and_cuda_is_refused(in_task, monkeypa
 
 
 def test_half_precision_by_default_on_a_gpu_fp32_on_the_cpu():
-    assert resolve_dtype("auto", "cuda:1") == torch.float16
-    assert resolve_dtype("auto", "cpu") == torch.float32
-    assert resolve_dtype("bf16", "cpu") == torch.bfloat16
-    assert resolve_dtype("fp32", "cuda:0") == torch.float32
+    assert resolve_precision("auto", "cuda:1") == "fp16"
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("fp32", "cuda:0") == "fp32"
 
 
-@pytest.mark.parametrize("cpus", [1, 3])
-def test_threads_follow_the_cores_spark_gave_the_task(in_task, cpus):
+@pytest.mark.parametrize("cpus", [1, 2])  # OpenVINO caps threads at the machine's cores
+def test_threads_follow_the_cores_spark_gave_the_task(in_task, tiny_bert_path, cpus):
     in_task(StandInTaskContext(cpus=cpus))
     before = torch.get_num_threads()
     try:
-        configure_threads()
         assert task_cpus() == cpus
+        BertEngine(tiny_bert_path, "cpu", "fp32", engine="torch")
         assert torch.get_num_threads() == cpus
+        openvino = BertEngine(tiny_bert_path, "cpu", "fp32", engine="openvino")
+        assert int(openvino.runtime.compiled.get_property("INFERENCE_NUM_THREADS")) == cpus
+        onnx = BertEngine(tiny_bert_path, "cpu", "fp32", engine="onnx")
+        assert onnx.runtime.session.get_session_options().intra_op_num_threads == cpus
     finally:
         torch.set_num_threads(before)
 

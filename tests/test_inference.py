@@ -1,4 +1,5 @@
-"""The Spark-free BERT engine: alignment, windows, pooling, precision, OOM retry."""
+"""The Spark-free BERT engine: alignment, windows, pooling, precision, OOM retry, and the
+three engines (PyTorch, ONNX Runtime, OpenVINO) giving transformers' vectors."""
 
 from __future__ import annotations
 
@@ -25,14 +26,19 @@ def reference_vectors(engine: BertEngine, model, words: list[str], pooling: str 
     return np.stack(vectors)
 
 
-@pytest.fixture(scope="module")
-def minilm(minilm_path):
-    return get_engine(minilm_path, device="cpu", precision="fp32")
+ENGINES = ["torch", "onnx", "openvino"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def minilm(request, minilm_path):
+    engine = get_engine(minilm_path, device="cpu", precision="fp32", engine=request.param)
+    assert engine.engine == request.param  # the engine under test, not a fallback
+    return engine
 
 
 @pytest.fixture(scope="module")
 def reference_model(minilm_path):
-    """transformers' model, loaded apart from the engine's (whose query, key and value weights are fused)."""
+    """transformers' model, loaded apart from the engine's."""
     from transformers import AutoModel
 
     return AutoModel.from_pretrained(minilm_path).eval()
@@ -54,7 +60,6 @@ def real_sentences(ewt_documents):
 
 @pytest.mark.parametrize("pooling", ["first", "mean", "last"])
 def test_matches_transformers_on_real_text(minilm, reference_model, real_sentences, pooling):
-    assert minilm.encoder is not None  # the path under test: inference/encoder.py, not transformers' forward
     result = minilm.embed(real_sentences, batch_size=16, max_length=512, pooling=pooling)
     expected = np.concatenate([reference_vectors(minilm, reference_model, s, pooling) for s in real_sentences])
     assert result.vectors.shape == expected.shape == (sum(map(len, real_sentences)), 384)
@@ -98,11 +103,14 @@ def test_batch_plan_covers_every_sequence_once_and_pads_no_more_than_fixed_batch
     check()
 
 
-def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, minilm, real_sentences):
-    fp32 = minilm.embed(real_sentences).vectors
-    bf16 = get_engine(minilm_path, device="cpu", precision="bf16").embed(real_sentences).vectors
+@pytest.mark.parametrize("engine", ["torch", "openvino"])
+def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, real_sentences, engine):
+    fp32 = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch").embed(real_sentences).vectors
+    bf16_engine = get_engine(minilm_path, device="cpu", precision="bf16", engine=engine)
+    bf16 = bf16_engine.embed(real_sentences).vectors
     cosine = (fp32 * bf16).sum(1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(bf16, axis=1))
     assert cosine.min() >= 0.99, cosine.min()
+    assert not np.array_equal(fp32, bf16)  # bf16 really ran: the engine did not fall back to fp32
 
 
 def test_tokens_without_pieces_get_a_vector_and_are_oov(tiny_bert_path):
@@ -245,42 +253,17 @@ def test_pooler_is_refused_when_the_checkpoint_has_none(tmp_path, tiny_bert_path
     assert engine.embed_sentences(["the dog"], pooling="mean").vectors.shape == (1, 32)
 
 
-def test_padding_and_unread_positions_of_the_last_layer_are_never_computed(tiny_bert_path):
-    from transformers import AutoModel
-
-    from sparktext.inference.engine import Readout
-
-    engine = BertEngine(tiny_bert_path, device="cpu", precision="fp32")
-    rows_seen = {}
-    layers = engine.model.encoder.layer
-
-    def count_rows(number):
-        def hook(module, inputs, output):
-            rows_seen[number] = inputs[0].shape[0]
-        return hook
-
-    for number in (0, len(layers) - 1):  # the feed-forward block's output product, first and last layer
-        layers[number].output.dense.register_forward_hook(count_rows(number))
-    batch = [np.array([20, 21, 22, 23]), np.array([24, 25])]  # 6 and 4 positions with [CLS] and [SEP]: 2 padded
-    read = Readout(rows=np.array([0, 0, 1]), cols=np.array([1, 3, 2]), tokens=np.array([0, 1, 2]))
-    vectors = engine.forward(batch, read)
-    assert rows_seen == {0: 10, len(layers) - 1: 3}  # no padding anywhere; the last layer only where read
-
-    model = AutoModel.from_pretrained(tiny_bert_path).eval()
-    ids = torch.tensor([[engine.cls_id, 20, 21, 22, 23, engine.sep_id], [engine.cls_id, 24, 25, engine.sep_id, 0, 0]])
-    with torch.inference_mode():
-        full = model(input_ids=ids, attention_mask=(ids != 0).long()).last_hidden_state
-    torch.testing.assert_close(vectors, full[[0, 0, 1], [1, 3, 2]], atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("family", ["roberta", "electra"])
-def test_bert_layout_relatives_run_the_lean_encoder_and_match_transformers(tmp_path, tiny_bert_path, family):
-    """RoBERTa (its own position ids) and ELECTRA-small (embeddings narrower than the hidden
-    size, projected up) share BERT's layers: the lean encoder runs them, exactly."""
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("family", ["roberta", "electra", "distilbert"])
+def test_bert_family_checkpoints_match_transformers_on_every_engine(tmp_path, tmp_path_factory, tiny_bert_path, family, engine):
+    """RoBERTa (its own position ids), ELECTRA-small (embeddings narrower than the hidden
+    size, projected up) and DistilBERT (another layer layout, no pooler) run on each engine."""
     import json
     import shutil
 
-    from transformers import ElectraConfig, ElectraModel, RobertaConfig, RobertaModel
+    from transformers import (
+        DistilBertConfig, DistilBertModel, ElectraConfig, ElectraModel, RobertaConfig, RobertaModel,
+    )
 
     folder = tmp_path / family
     shutil.copytree(tiny_bert_path, folder)
@@ -289,34 +272,16 @@ def test_bert_layout_relatives_run_the_lean_encoder_and_match_transformers(tmp_p
     torch.manual_seed(0)
     if family == "roberta":
         model = RobertaModel(RobertaConfig(pad_token_id=0, max_position_embeddings=130, **shape))
-    else:
+    elif family == "electra":
         model = ElectraModel(ElectraConfig(embedding_size=16, pad_token_id=0, **shape))
-    model.eval().save_pretrained(str(folder), safe_serialization=True)
-    engine = BertEngine(str(folder), device="cpu", precision="fp32")
-    assert engine.encoder is not None
+    else:
+        model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64))
+    model.eval().save_pretrained(str(folder), safe_serialization=True)  # replaces the config and weights
+    cache = tmp_path_factory.getbasetemp() / "family-cache"  # one export per family serves both ONNX engines
+    loaded = BertEngine(str(folder), device="cpu", precision="fp32", engine=engine, cache_root=str(cache))
+    assert loaded.engine == engine
     sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
     for pooling in ("first", "mean"):
-        result = engine.embed(sentences, pooling=pooling).vectors
-        expected = np.concatenate([reference_vectors(engine, model, s, pooling) for s in sentences])
+        result = loaded.embed(sentences, pooling=pooling).vectors
+        expected = np.concatenate([reference_vectors(loaded, model, s, pooling) for s in sentences])
         np.testing.assert_allclose(result, expected, atol=1e-5)
-
-
-def test_a_model_without_berts_layer_layout_is_computed_in_full(tmp_path, tiny_bert_path):
-    """DistilBERT's layers are laid out otherwise: the engine leaves them whole, still exact."""
-    import json
-    import shutil
-
-    from transformers import DistilBertConfig, DistilBertModel
-
-    folder = tmp_path / "distilbert"
-    shutil.copytree(tiny_bert_path, folder)
-    vocab_size = json.loads((folder / "config.json").read_text())["vocab_size"]
-    torch.manual_seed(0)
-    model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64)).eval()
-    model.save_pretrained(str(folder), safe_serialization=True)  # replaces the config and weights
-    engine = BertEngine(str(folder), device="cpu", precision="fp32")
-    assert engine.encoder is None
-    sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
-    result = engine.embed(sentences, pooling="mean").vectors
-    expected = np.concatenate([reference_vectors(engine, model, s, "mean") for s in sentences])
-    np.testing.assert_allclose(result, expected, atol=1e-5)

@@ -80,16 +80,23 @@ def test_wrong_input_type_fails_before_any_job(spark, ewt_df, tiny_bert_path, jo
     assert job_ids_during(attempt) == []
 
 
-def reference_sentence_vector(engine, text: str, pooling: str) -> np.ndarray:
+@pytest.fixture(scope="module")
+def minilm_model(minilm_path):
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(minilm_path).eval()
+
+
+def reference_sentence_vector(engine, model, text: str, pooling: str) -> np.ndarray:
     encoded = engine.tokenizer([text], return_tensors="pt", truncation=True, max_length=128)
     with torch.inference_mode():
-        output = engine.model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
+        output = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
     pooled = output.pooler_output[0] if pooling == "pooler" else output.last_hidden_state[0].mean(0)
     return pooled.float().numpy()
 
 
 @pytest.mark.parametrize("pooling", ["pooler", "mean"])
-def test_bert_sentence_embeddings_match_transformers(spark, ewt_df, minilm_path, pooling):
+def test_bert_sentence_embeddings_match_transformers(spark, ewt_df, minilm_path, minilm_model, pooling):
     model = BertSentenceEmbeddings.loadSavedModel(minilm_path).setPoolingStrategy(pooling).setPrecision("fp32")
     pipeline = Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(), model])
     out = pipeline.fit(ewt_df).transform(ewt_df.repartition(3)).select("sentence", "sentence_embeddings").collect()
@@ -98,7 +105,7 @@ def test_bert_sentence_embeddings_match_transformers(spark, ewt_df, minilm_path,
     assert len(sentences) == sum(len(row.sentence) for row in out) > 50
     for sentence, embedded in sentences:
         assert (embedded.begin, embedded.end, embedded.result) == (sentence.begin, sentence.end, sentence.result)
-        expected = reference_sentence_vector(engine, sentence.result, pooling)
+        expected = reference_sentence_vector(engine, minilm_model, sentence.result, pooling)
         np.testing.assert_allclose(embedded.embeddings, expected, atol=1e-4)
 
 

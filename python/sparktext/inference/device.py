@@ -80,11 +80,16 @@ def resolve_device(setting: str) -> str:
     return "cpu"
 
 
-def resolve_dtype(precision: str, device: str):
-    """The torch dtype for ``precision`` on ``device`` (``auto``: fp16 on GPU, fp32 on CPU)."""
-    import torch
+def resolve_precision(precision: str, device: str) -> str:
+    """``fp32``, ``fp16`` or ``bf16`` for ``precision`` on ``device`` (``auto``: fp16 on a
+    GPU, fp32 -- exact -- on a CPU).
 
+    Examples
+    --------
+    >>> resolve_precision("auto", "cuda:1"), resolve_precision("auto", "cpu"), resolve_precision("bf16", "cpu")
+    ('fp16', 'fp32', 'bf16')
+    """
     precision = check_precision(precision)
     if precision == "auto":
-        precision = "fp16" if device.startswith("cuda") else "fp32"
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        return "fp16" if device.startswith("cuda") else "fp32"
+    return precision

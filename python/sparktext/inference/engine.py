@@ -1,29 +1,28 @@
 """The BERT engine: token lists in, one float32 vector per token out. No Spark here.
 
 The work follows Hugging Face pipelines' split -- preprocess, forward, postprocess -- and only
-``forward`` touches the device:
+``forward`` touches the model:
 
 * preprocess: wordpieces of every token with the model's own fast tokenizer (``word_ids``
   map pieces back to tokens); tokens with no piece (control characters) get ``[UNK]`` so they
   still get a vector; sentences longer than the window are cut into overlapping windows;
 * forward: sequences sorted by length (as sentence-transformers' ``encode`` does) so each
-  batch pads little, run in batches of ``batch_size``; a CUDA out-of-memory error halves the
-  batch and retries;
+  batch pads little, run in batches of ``batch_size`` by one of the engines of
+  inference/runtimes.py (OpenVINO, ONNX Runtime or PyTorch), which returns only the vectors
+  at the positions a batch's tokens are read from (a :class:`Readout`); a CUDA out-of-memory
+  error halves the batch and retries;
 * postprocess: each token's pieces pooled (first, mean or last), written into the output
   array at the token's original position.
-
-The positions a batch's vectors are read from (a :class:`Readout`) are known before its
-forward pass, so ``forward`` returns only those: a model laid out as BERT runs through
-inference/encoder.py, which computes the last layer only there; any other model runs its own
-forward pass and the positions are gathered from its output.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable, Sequence as SequenceType
@@ -31,7 +30,9 @@ from typing import Any, Callable, Sequence as SequenceType
 import numpy as np
 
 from sparktext.inference.batching import BATCH_OVERHEAD_POSITIONS, plan_batches
-from sparktext.inference.device import resolve_device, resolve_dtype, task_cpus
+from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
+from sparktext.inference.export import ExportError
+from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Readout:
     cols: np.ndarray
     tokens: np.ndarray  # each vector's index in the output array (a token's, or a text's)
     lengths: np.ndarray | None = None
+    pooler: bool = False  # read the pooler output of ``rows`` instead ([CLS] through dense + tanh)
 
     @classmethod
     def runs(cls, rows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, tokens: np.ndarray) -> "Readout":
@@ -80,11 +82,26 @@ class SentenceVectors:
 
 
 class BertEngine:
-    """A loaded model and tokenizer on one device. Build through :func:`get_engine`."""
+    """A loaded model and tokenizer on one device. Build through :func:`get_engine`.
 
-    def __init__(self, model_path: str, device: str = "auto", precision: str = "auto") -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+    Parameters
+    ----------
+    model_path : str
+        A Hugging Face checkpoint folder (config, safetensors weights, tokenizer files).
+    device, precision : str
+        As the stages' params (see inference/device.py).
+    engine : str, default "auto"
+        ``auto``, ``torch``, ``onnx`` or ``openvino`` (see inference/runtimes.py).
+    cache_root : str, optional
+        Where an ONNX export is cached (``<cache_root>/onnx/``); default ``$SPARKTEXT_CACHE``,
+        else ``~/.cache/sparktext``.
+    """
+
+    def __init__(
+        self, model_path: str, device: str = "auto", precision: str = "auto", engine: str = "auto",
+        cache_root: str | None = None,
+    ) -> None:
+        from transformers import AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         # Progress bars from every executor would flood the logs; our own log line says enough.
@@ -97,7 +114,7 @@ class BertEngine:
             )
         self.model_path = model_path
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(precision, self.device)
+        self.precision = resolve_precision(precision, self.device)
         # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
         # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here;
         # local_files_only: an executor never reaches for the hub (the driver resolved the model).
@@ -106,40 +123,40 @@ class BertEngine:
         )
         if not self.tokenizer.is_fast:
             raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
-        self.model, loading = AutoModel.from_pretrained(
-            model_path, use_safetensors=True, dtype=self.dtype, trust_remote_code=False, local_files_only=True,
-            output_loading_info=True,
-        )
-        # A checkpoint saved from a masked-LM head has no pooler: transformers fills it with
-        # random weights, fine for token vectors, wrong for pooler sentence vectors.
-        self.has_trained_pooler = getattr(self.model, "pooler", None) is not None and not any(
-            key.startswith("pooler.") for key in loading.get("missing_keys", [])
-        )
-        self.model.to(self.device).eval()
-        self.hidden_size = int(self.model.config.hidden_size)
-        self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        with open(os.path.join(model_path, "config.json"), encoding="utf-8") as handle:
+            config = json.load(handle)
+        self.hidden_size = int(config.get("hidden_size", config.get("dim", 0)))
+        self.max_positions = int(config.get("max_position_embeddings", 512))
+        # A checkpoint saved from a masked-LM head has no pooler: transformers would fill it
+        # with random weights, fine for token vectors, wrong for pooler sentence vectors.
+        self.has_trained_pooler = _has_pooler_weights(model_path)
         self.cls_id = self.tokenizer.cls_token_id
         self.sep_id = self.tokenizer.sep_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.unk_id = self.tokenizer.unk_token_id
-        from sparktext.inference.encoder import build
-
-        #: The lean forward pass computing only the positions read; None where the model is not laid out as BERT.
-        self.encoder = build(self.model, self.cls_id, self.sep_id, self.pad_id)
-        # Measured on CPU (benchmarks/bench_bert.py): in fp32, caps of 16 and 32 run alike once
-        # batches are cut by plan_batches (MiniLM, one thread, half of EWT dev in ~4k-token
-        # chunks: 5.2 s vs 5.1 s; fixed batches of 16 had beaten 32); bf16 matrix instructions
-        # (AVX-512 BF16, AMX) want 32 (3.7 s vs 5.1 s on MiniLM); a GPU wants larger batches.
+        self.engine = choose_engine(engine, self.device, self.precision)
+        threads = task_cpus()
+        cache_root = cache_root or default_cache_root()
+        try:
+            self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root)
+        except ExportError as error:
+            if engine != "auto":
+                raise
+            logger.warning("%s; running it with PyTorch instead", error)
+            self.engine = "torch"
+            self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
+        # Measured on CPU (benchmarks/bench_bert.py, docs/performance.md): in fp32 caps of 16
+        # and 32 run alike once batches are cut by plan_batches; bf16 matrix instructions want
+        # 32; a GPU wants larger batches.
         if self.device.startswith("cuda"):
             self.default_batch_size = 64
         else:
-            self.default_batch_size = 32 if self.dtype == torch.bfloat16 else 16
+            self.default_batch_size = 32 if self.precision == "bf16" else 16
         #: Fixed cost of a forward pass in padded positions (see inference/batching.py). A GPU
         #: computes thousands of positions in the time a launch takes: there, fill batches.
         self.batch_overhead = 1024 if self.device.startswith("cuda") else BATCH_OVERHEAD_POSITIONS
-        self._torch = torch
         logger.info(
-            "loaded %s on %s (%s) in %.1f s", model_path, self.device, str(self.dtype).replace("torch.", ""),
+            "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
             time.perf_counter() - started,
         )
 
@@ -197,10 +214,10 @@ class BertEngine:
         return np.concatenate(pieces), new_stops - new_lengths, new_stops
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, batch: SequenceType[np.ndarray], read: Readout):
-        """The last hidden state at ``read``'s positions, ``[len(read.rows), hidden]``, for one
-        batch of wordpiece id arrays, each wrapped in [CLS] ... [SEP] and padded to the longest."""
-        torch = self._torch
+    def forward(self, batch: SequenceType[np.ndarray], read: Readout) -> np.ndarray:
+        """The last hidden state at ``read``'s positions (or the pooler output of its rows),
+        float32 ``[len(read.rows), hidden]``, for one batch of wordpiece id arrays, each
+        wrapped in [CLS] ... [SEP] and padded to the longest."""
         longest = max(len(ids) for ids in batch) + 2
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
@@ -210,13 +227,7 @@ class BertEngine:
             input_ids[row, 1 : length + 1] = ids
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
-        input_ids, mask, rows, cols = (
-            torch.from_numpy(array).to(self.device) for array in (input_ids, mask, read.rows, read.cols)
-        )
-        with torch.inference_mode():
-            if self.encoder is not None:
-                return self.encoder(input_ids, mask, rows, cols)
-            return self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state[rows, cols]
+        return self.runtime.run(input_ids, mask, read.rows, read.cols, read.pooler)
 
     def forward_sorted(
         self,
@@ -246,7 +257,7 @@ class BertEngine:
                     raise
                 size = max(1, len(indices) // 2)
                 logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), size)
-                self._torch.cuda.empty_cache()
+                _free_cuda_cache()
                 plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
                 continue
             consume(indices, vectors, read)
@@ -268,17 +279,14 @@ class BertEngine:
             return Readout(rows, stops - 1, tokens)
         return Readout.runs(rows, starts, stops - starts, tokens)
 
-    def postprocess(self, vectors, read: Readout, out: np.ndarray) -> None:
+    @staticmethod
+    def postprocess(vectors: np.ndarray, read: Readout, out: np.ndarray) -> None:
         """Pool the vectors read at ``read``'s positions into one per token and write each
         into ``out`` at its index."""
-        torch = self._torch
-        pooled = vectors.float()
         if read.lengths is not None:  # mean: sum each token's run of positions, divide
-            segment = torch.from_numpy(np.repeat(np.arange(len(read.tokens)), read.lengths)).to(vectors.device)
-            summed = torch.zeros((len(read.tokens), vectors.shape[-1]), dtype=torch.float32, device=vectors.device)
-            summed.index_add_(0, segment, pooled)
-            pooled = summed / torch.from_numpy(read.lengths).to(vectors.device, torch.float32).unsqueeze(1)
-        out[read.tokens] = pooled.cpu().numpy()
+            starts = np.cumsum(read.lengths) - read.lengths
+            vectors = np.add.reduceat(vectors, starts, axis=0) / read.lengths[:, None].astype(np.float32)
+        out[read.tokens] = vectors
 
     # -- all three ---------------------------------------------------------------------------
     def embed(
@@ -339,57 +347,104 @@ class BertEngine:
 
         def readout(indices: list[int]) -> Readout:
             rows = np.arange(len(indices))
-            if pooling == "pooler":  # [CLS], through the pooler in consume
-                return Readout(rows, np.zeros(len(indices), dtype=np.int64), np.asarray(indices))
+            if pooling == "pooler":  # [CLS] through the model's pooler
+                return Readout(rows, np.zeros(len(indices), dtype=np.int64), np.asarray(indices), pooler=True)
             lengths = np.array([len(pieces[i]) + 2 for i in indices])  # every position, [CLS] and [SEP] too
             return Readout.runs(rows, np.zeros(len(indices), dtype=np.int64), lengths, np.asarray(indices))
 
         def consume(indices: list[int], vectors, read: Readout) -> None:
-            if pooling == "pooler":
-                with self._torch.inference_mode():
-                    out[indices] = self.model.pooler(vectors[:, None, :]).float().cpu().numpy()
-            else:
-                self.postprocess(vectors, read, out)
+            self.postprocess(vectors, read, out)
 
         ratio = self.forward_sorted(pieces, batch_size, readout, consume)
         return SentenceVectors(out, truncated, ratio)
 
 
+def _has_pooler_weights(model_path: str) -> bool:
+    """Whether the checkpoint's weights hold a pooler (read from the safetensors headers)."""
+    from safetensors import safe_open
+
+    for name in os.listdir(model_path):
+        if name.endswith(".safetensors"):
+            with safe_open(os.path.join(model_path, name), framework="numpy") as weights:
+                if any(key.endswith("pooler.dense.weight") for key in weights.keys()):
+                    return True
+    return False
+
+
 def _is_out_of_memory(error: BaseException) -> bool:
-    import torch
-
-    if isinstance(error, torch.cuda.OutOfMemoryError):
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(error, torch.cuda.OutOfMemoryError):
         return True
-    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    return "out of memory" in str(error).lower()
 
 
-_ENGINES: dict[tuple[str, str, str], BertEngine] = {}
+def _free_cuda_cache() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def default_cache_root() -> str:
+    """``$SPARKTEXT_CACHE``, else ``~/.cache/sparktext`` (the stages pass the driver's choice,
+    which may also come from the Spark conf; see sparktext.pretrained.resolve.cache_folder)."""
+    configured = os.environ.get("SPARKTEXT_CACHE")
+    if configured:
+        return os.path.abspath(os.path.expanduser(configured))
+    return os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
+
+
+def _folder_state(model_path: str) -> tuple:
+    """Names, sizes and modification times of the folder's files: a folder replaced at the
+    same path is another model, and gets an engine of its own."""
+    try:
+        names = sorted(os.listdir(model_path))
+    except OSError:
+        return ()
+    state = []
+    for name in names:
+        try:
+            status = os.stat(os.path.join(model_path, name))
+        except OSError:
+            continue
+        state.append((name, status.st_size, status.st_mtime_ns))
+    return tuple(state)
+
+
+EngineKey = tuple  # (model_path, device, precision, engine, folder state)
+_ENGINES: dict[EngineKey, BertEngine] = {}
 _LOCK = threading.Lock()
-_LOADS: collections.Counter[tuple[str, str, str]] = collections.Counter()
+_LOADS: collections.Counter[EngineKey] = collections.Counter()
 
 
-def get_engine(model_path: str, device: str = "auto", precision: str = "auto") -> BertEngine:
-    """The engine for this model, device and precision: loaded once per process, then reused
-    by every batch, task and job that this Python worker runs."""
-    key = (model_path, device, precision)
-    engine = _ENGINES.get(key)
-    if engine is not None:
-        return engine
+def get_engine(
+    model_path: str, device: str = "auto", precision: str = "auto", engine: str = "auto", cache_root: str | None = None
+) -> BertEngine:
+    """The engine for this model, device, precision and engine: loaded once per process, then
+    reused by every batch, task and job that this Python worker runs (while the model folder's
+    files stay the same)."""
+    key = (model_path, device, precision, engine, _folder_state(model_path))
+    loaded = _ENGINES.get(key)
+    if loaded is not None:
+        return loaded
     with _LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
+        loaded = _ENGINES.get(key)
+        if loaded is None:
             configure_native_caches()
-            configure_threads()
-            engine = BertEngine(model_path, device, precision)
-            _ENGINES[key] = engine
+            loaded = BertEngine(model_path, device, precision, engine, cache_root)
+            for old in [k for k in _ENGINES if k[:4] == key[:4]]:  # the folder's previous contents
+                del _ENGINES[old]
+            _ENGINES[key] = loaded
             _LOADS[key] += 1
-    return engine
+    return loaded
 
 
-def load_count(model_path: str | None = None, device: str | None = None, precision: str | None = None) -> int:
-    """How many engines this process loaded, of ``model_path``/``device``/``precision`` where
-    given (all when None): the tests use it to prove that workers reuse their model."""
-    wanted = (model_path, device, precision)
+def load_count(
+    model_path: str | None = None, device: str | None = None, precision: str | None = None, engine: str | None = None
+) -> int:
+    """How many engines this process loaded, of ``model_path``/``device``/``precision``/
+    ``engine`` where given (all when None): the tests use it to prove that workers reuse
+    their model."""
+    wanted = (model_path, device, precision, engine)
     return sum(n for key, n in _LOADS.items() if all(w is None or w == k for w, k in zip(wanted, key)))
 
 
@@ -401,9 +456,8 @@ def clear_engines() -> None:
 #: Entries kept in oneDNN's primitive cache and in PyTorch's ideep LRU cache (both 1024 by
 #: default). Each distinct (batch, length) shape adds an entry, and batches cut to fit sorted
 #: lengths come in hundreds of shapes: with the defaults a worker's memory grew with every new
-#: shape (bf16, EWT reshuffled ten times: 693 -> 1214 MB; fp32 619 -> 673 MB); with 64 it
-#: levels off (bf16 619 -> 676 MB, fp32 616 -> 658 MB) at the same speed (78 vs 79 s, 136 vs
-#: 134 s). Capacity 0 also levels off but made bf16 46% slower (JIT kernels rebuilt per batch).
+#: shape; with 64 it levels off at the same speed (docs/performance.md). Capacity 0 also levels
+#: off but made bf16 much slower (JIT kernels rebuilt per batch).
 NATIVE_CACHE_CAPACITY = "64"
 
 
@@ -412,14 +466,3 @@ def configure_native_caches() -> None:
     user set them. Both are read when first used, so this runs before the first forward pass."""
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
     os.environ.setdefault("LRU_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
-
-
-def configure_threads() -> None:
-    """Use as many intra-op threads as cores Spark gave the task: no oversubscription when
-    several tasks share an executor, and one thread per task beats one task with many threads
-    on BERT's small matrices."""
-    import torch
-
-    threads = task_cpus()
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)

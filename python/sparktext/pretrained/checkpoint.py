@@ -155,6 +155,7 @@ def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str
                 except OSError:  # another filesystem, or no hard links there: copy
                     pass
             shutil.copyfile(source_file, staged_file)
+        os.chmod(staging, 0o755)  # mkdtemp's folder is private; a cache is shared
         try:
             os.rename(staging, destination)
         except OSError:

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
 from sparktext.inference.device import check_device, check_precision
+from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
 from sparktext.params import int_at_least
 from sparktext.pretrained import storage
 from sparktext.pretrained.checkpoint import (
@@ -34,7 +35,7 @@ from sparktext.pretrained.checkpoint import (
     tokenizer_lowercases,
 )
 from sparktext.pretrained.catalog import ModelEntry
-from sparktext.pretrained.resolve import cache_subfolder, resolve_pretrained
+from sparktext.pretrained.resolve import cache_folder, cache_subfolder, resolve_pretrained
 from sparktext.pretrained.shipping import executor_model_path, is_connect_session, ship_model_folder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
 
@@ -54,6 +55,8 @@ class EmbeddingSettings:
     shipped_name: str | None  # set when the model travels with Spark's file distribution
     device: str
     precision: str
+    engine: str
+    cache_folder: str  # the driver's; where an executor caches its ONNX export when it can write there
     batch_size: int
     max_length: int
     pooling: str
@@ -85,6 +88,11 @@ class BertModelStage(AnnotatorTransformer):
     storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
     device: Param[str] = Param(Params._dummy(), "device", "auto, cpu, cuda or cuda:N", check_device)
     precision: Param[str] = Param(Params._dummy(), "precision", "auto, fp32, fp16 or bf16", check_precision)
+    engine: Param[str] = Param(
+        Params._dummy(), "engine",
+        "what runs the model: auto (the fastest installed for the device and precision), torch, onnx or openvino",
+        check_engine,
+    )
     modelPath: Param[str] = Param(
         Params._dummy(), "modelPath", "folder of the Hugging Face checkpoint, readable on every executor", TypeConverters.toString
     )
@@ -92,7 +100,7 @@ class BertModelStage(AnnotatorTransformer):
     def _set_model_defaults(self, **extra) -> None:
         self._setDefault(
             outputCol="embeddings", batchSize=0, maxSentenceLength=128, caseSensitive=False,
-            device="auto", precision="auto", **extra,
+            device="auto", precision="auto", engine="auto", **extra,
         )
 
     @classmethod
@@ -225,6 +233,12 @@ class BertModelStage(AnnotatorTransformer):
     def getPrecision(self) -> str:
         return self.getOrDefault(self.precision)
 
+    def setEngine(self, value: str):
+        return self._set(engine=value)
+
+    def getEngine(self) -> str:
+        return self.getOrDefault(self.engine)
+
     def getModelPath(self) -> str:
         return self.getOrDefault(self.modelPath)
 
@@ -239,6 +253,10 @@ class BertModelStage(AnnotatorTransformer):
             raise SchemaError(f"{stage}: no model; use {name}.pretrained(name, lang) or {name}.loadSavedModel(folder)")
         if not os.path.isdir(self.getModelPath()):
             raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
+        try:
+            check_engine_settings(self.getEngine(), self.getDevice(), self.getPrecision())
+        except EngineNotAvailableError as error:
+            raise EngineNotAvailableError(f"{stage}: {error}") from error
 
     def settings(self, shipped_name: str | None = None) -> EmbeddingSettings:
         """The engine settings these params describe."""
@@ -247,6 +265,8 @@ class BertModelStage(AnnotatorTransformer):
             shipped_name=shipped_name,
             device=self.getDevice(),
             precision=self.getPrecision(),
+            engine=self.getEngine(),
+            cache_folder=cache_folder(),
             batch_size=self.getBatchSize(),
             max_length=self.getMaxSentenceLength(),
             pooling=self.getPoolingStrategy(),

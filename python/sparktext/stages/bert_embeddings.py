@@ -61,6 +61,12 @@ class BertEmbeddings(BertModelStage):
         ``auto`` (the task's GPU, else the first GPU, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
     precision : str, default "auto"
         ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16``.
+    engine : str, default "auto"
+        What runs the model: ``auto`` takes the fastest installed engine for the device and
+        precision (CPU: OpenVINO, then ONNX Runtime for fp32, then PyTorch; GPU: PyTorch),
+        or ``torch``, ``onnx`` (ONNX Runtime, fp32), ``openvino`` (CPU, fp32 or bf16). ONNX
+        Runtime and OpenVINO run the checkpoint's ONNX graph, exported once per machine into
+        the cache folder. Every engine gives the same vectors within 1e-4 in fp32.
     """
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.TOKEN)
@@ -85,6 +91,7 @@ class BertEmbeddings(BertModelStage):
         poolingStrategy: str = "first",
         device: str = "auto",
         precision: str = "auto",
+        engine: str = "auto",
         modelPath: str | None = None,
     ) -> None:
         super().__init__()
@@ -139,7 +146,9 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     stops = np.append(starts[1:], len(words))
     sentences = [words[a:b] for a, b in zip(starts, stops)]
 
-    engine = get_engine(settings.local_model_path(), settings.device, settings.precision)
+    engine = get_engine(
+        settings.local_model_path(), settings.device, settings.precision, settings.engine, settings.cache_folder
+    )
     embedded = engine.embed(
         sentences,
         batch_size=settings.batch_size,

@@ -40,7 +40,7 @@ class BertSentenceEmbeddings(BertModelStage):
     outputCol : str, default "sentence_embeddings"
     poolingStrategy : str, default "pooler"
         ``pooler`` or ``mean``; ``pretrained()`` sets the one the model was trained for.
-    batchSize, maxSentenceLength, caseSensitive, dimension, storageRef, device, precision
+    batchSize, maxSentenceLength, caseSensitive, dimension, storageRef, device, precision, engine
         As in :class:`~sparktext.BertEmbeddings`.
 
     Examples
@@ -75,6 +75,7 @@ class BertSentenceEmbeddings(BertModelStage):
         poolingStrategy: str = "pooler",
         device: str = "auto",
         precision: str = "auto",
+        engine: str = "auto",
         modelPath: str | None = None,
     ) -> None:
         super().__init__()
@@ -95,7 +96,9 @@ class BertSentenceEmbeddings(BertModelStage):
 def embed_sentences(sentences: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     """Sentence-embedding annotations for a batch of sentence annotation lists (the UDF's body)."""
     batch = read_annotations(sentences)
-    engine = get_engine(settings.local_model_path(), settings.device, settings.precision)
+    engine = get_engine(
+        settings.local_model_path(), settings.device, settings.precision, settings.engine, settings.cache_folder
+    )
     vectors, truncated = [], []
     for start in range(0, len(batch.results), SENTENCES_PER_CHUNK):
         embedded = engine.embed_sentences(

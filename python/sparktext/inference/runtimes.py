@@ -1,0 +1,207 @@
+"""The engines that run a BERT forward pass: PyTorch, ONNX Runtime and OpenVINO.
+
+Each takes a padded batch of wordpiece ids and its attention mask and returns, as float32
+numpy, the last hidden state at the positions read (or the pooler output of the rows read):
+everything before and after -- tokenizing, windows, batching, pooling -- is the same code for
+all three (inference/engine.py). ONNX Runtime and OpenVINO run the checkpoint's ONNX graph
+(inference/export.py exports it once per machine).
+
+Which engine ``auto`` takes (:func:`choose_engine`) follows what ``benchmarks/bench_bert.py``
+measures, written up in docs/performance.md: on a CPU, OpenVINO for fp32 and bf16, then ONNX
+Runtime for fp32, then PyTorch; on a GPU, PyTorch (its fp16 path is the one tested on CUDA).
+An engine that is not installed is skipped by ``auto`` and named in an error when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("auto", "torch", "onnx", "openvino")
+
+#: What each engine runs: devices ("cpu", "cuda") and precisions.
+SUPPORT = {
+    "torch": ({"cpu", "cuda"}, {"fp32", "fp16", "bf16"}),
+    "onnx": ({"cpu", "cuda"}, {"fp32"}),
+    "openvino": ({"cpu"}, {"fp32", "bf16"}),
+}
+#: The package each engine needs, and how to install it.
+PACKAGES = {
+    "torch": ("torch", "pip install torch"),
+    "onnx": ("onnxruntime", "pip install onnxruntime (onnxruntime-gpu for CUDA)"),
+    "openvino": ("openvino", "pip install openvino"),
+}
+#: ``auto``'s order of preference, fastest first, per device kind and precision.
+AUTO_ORDER = {
+    ("cpu", "fp32"): ("openvino", "onnx", "torch"),
+    ("cpu", "bf16"): ("openvino", "torch"),
+    ("cpu", "fp16"): ("torch",),
+    ("cuda", "fp32"): ("torch", "onnx"),
+    ("cuda", "fp16"): ("torch",),
+    ("cuda", "bf16"): ("torch",),
+}
+
+
+class EngineNotAvailableError(ImportError):
+    """The engine asked for is not installed, or cannot run the device or precision asked for."""
+
+
+def check_engine(value: str) -> str:
+    """Normalise an ``engine`` setting, or raise ``ValueError`` naming what is allowed.
+
+    Examples
+    --------
+    >>> check_engine(" OpenVINO ")
+    'openvino'
+    """
+    text = str(value).strip().lower()
+    if text not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {value!r}")
+    return text
+
+
+def is_installed(engine: str) -> bool:
+    return importlib.util.find_spec(PACKAGES[engine][0]) is not None
+
+
+def choose_engine(engine: str, device: str, precision: str) -> str:
+    """The engine that runs ``precision`` (fp32, fp16 or bf16) on ``device`` (a torch device
+    string): ``engine`` itself, checked, or for ``auto`` the fastest installed one."""
+    engine = check_engine(engine)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if engine == "auto":
+        for candidate in AUTO_ORDER[(kind, precision)]:
+            if is_installed(candidate):
+                return candidate
+        raise EngineNotAvailableError(f"no engine for {precision} on {kind} is installed: {PACKAGES['torch'][1]}")
+    devices, precisions = SUPPORT[engine]
+    if kind not in devices or precision not in precisions:
+        runs = [f"{p} on {d}" for d in sorted(devices) for p in sorted(precisions)]
+        others = [name for name in AUTO_ORDER[(kind, precision)] if name != engine]
+        raise EngineNotAvailableError(
+            f"engine {engine!r} does not run {precision} on {kind} (it runs {', '.join(runs)}); "
+            f"for {precision} on {kind} use engine 'auto' or one of {others}"
+        )
+    if not is_installed(engine):
+        raise EngineNotAvailableError(f"engine {engine!r} is not installed here: {PACKAGES[engine][1]}")
+    return engine
+
+
+def check_engine_settings(engine: str, device: str, precision: str) -> None:
+    """On the driver, before any job: an engine asked for by name is installed, and runs the
+    device and precision asked for where those are explicit (``auto`` settings are resolved
+    on the executors, which may have a GPU where the driver has none)."""
+    engine = check_engine(engine)
+    if engine == "auto":
+        return
+    if device == "auto":
+        if not is_installed(engine):
+            raise EngineNotAvailableError(f"engine {engine!r} is not installed here: {PACKAGES[engine][1]}")
+        return
+    resolved = "cuda" if device.startswith("cuda") else "cpu"
+    choose_engine(engine, resolved, precision if precision != "auto" else ("fp16" if resolved == "cuda" else "fp32"))
+
+
+class TorchRuntime:
+    """transformers' own model in PyTorch, eager, in the precision's dtype."""
+
+    name = "torch"
+
+    def __init__(self, model_path: str, device: str, precision: str, threads: int) -> None:
+        import torch
+        from transformers import AutoModel
+
+        if device == "cpu" and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        self.model = AutoModel.from_pretrained(
+            model_path, use_safetensors=True, dtype=dtype, trust_remote_code=False, local_files_only=True
+        ).to(device).eval()
+        self.device = device
+        self._torch = torch
+
+    def run(self, input_ids: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, pooler: bool) -> np.ndarray:
+        torch = self._torch
+        ids, attention, rows_t, cols_t = (torch.from_numpy(a).to(self.device) for a in (input_ids, mask, rows, cols))
+        with torch.inference_mode():
+            output = self.model(input_ids=ids, attention_mask=attention)
+            # Gathered on the device: only the vectors read cross to the host.
+            vectors = output.pooler_output[rows_t] if pooler else output.last_hidden_state[rows_t, cols_t]
+            return vectors.float().cpu().numpy()
+
+
+class OnnxRuntime:
+    """ONNX Runtime on the exported graph: the CPU provider, or CUDA's where asked for."""
+
+    name = "onnx"
+
+    def __init__(self, graph: str, device: str, threads: int) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # the task's cores: several tasks share a machine
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                raise EngineNotAvailableError(
+                    "engine 'onnx' on CUDA needs onnxruntime-gpu (pip install onnxruntime-gpu); this onnxruntime has "
+                    f"{onnxruntime.get_available_providers()}"
+                )
+            index = int(device.partition(":")[2] or 0)
+            providers = [("CUDAExecutionProvider", {"device_id": index})]
+        else:
+            providers = ["CPUExecutionProvider"]
+        self.session = onnxruntime.InferenceSession(graph, options, providers=providers)
+
+    def run(self, input_ids: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, pooler: bool) -> np.ndarray:
+        name = "pooler_output" if pooler else "last_hidden_state"
+        (output,) = self.session.run([name], {"input_ids": input_ids, "attention_mask": mask})
+        return output[rows] if pooler else output[rows, cols]
+
+
+class OpenVinoRuntime:
+    """OpenVINO's CPU plugin on the exported graph, with its precision set explicitly
+    (``INFERENCE_PRECISION_HINT``: it would pick bf16 by itself on CPUs that have it)."""
+
+    name = "openvino"
+
+    def __init__(self, graph: str, precision: str, threads: int) -> None:
+        import openvino
+
+        config = {
+            "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision],
+            "INFERENCE_NUM_THREADS": threads,  # the task's cores: several tasks share a machine
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        self.compiled = openvino.Core().compile_model(graph, "CPU", config)
+        self._outputs = {o.get_any_name(): o for o in self.compiled.outputs}
+        # An infer request is not safe to share between threads (LightPipeline may call from several).
+        self._local = threading.local()
+
+    def run(self, input_ids: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, pooler: bool) -> np.ndarray:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        results = request.infer({"input_ids": input_ids, "attention_mask": mask})
+        output = results[self._outputs["pooler_output" if pooler else "last_hidden_state"]]
+        # Fancy indexing copies: the request reuses its output memory on the next call.
+        return output[rows] if pooler else output[rows, cols]
+
+
+def load_runtime(engine: str, model_path: str, device: str, precision: str, threads: int, cache_root: str):
+    """The runtime object for an engine :func:`choose_engine` picked."""
+    if engine == "torch":
+        return TorchRuntime(model_path, device, precision, threads)
+    from sparktext.inference.export import onnx_graph
+
+    graph = onnx_graph(model_path, cache_root)
+    if engine == "onnx":
+        return OnnxRuntime(graph, device, threads)
+    return OpenVinoRuntime(graph, precision, threads)
