@@ -91,6 +91,8 @@ def test_threads_follow_the_cores_spark_gave_the_task(in_task, tiny_bert_path, c
         assert torch.get_num_threads() == cpus
         openvino = BertEngine(tiny_bert_path, "cpu", "fp32", engine="openvino")
         assert int(openvino.runtime.compiled.get_property("INFERENCE_NUM_THREADS")) == cpus
+        # Unpinned: pinned, every worker's threads land on the same first cores (half speed on local[2]).
+        assert openvino.runtime.compiled.get_property("ENABLE_CPU_PINNING") is False
         onnx = BertEngine(tiny_bert_path, "cpu", "fp32", engine="onnx")
         assert onnx.runtime.session.get_session_options().intra_op_num_threads == cpus
     finally:

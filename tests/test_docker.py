@@ -47,6 +47,8 @@ def test_cuda_image_has_cuda_torch_and_the_kubernetes_entrypoint():
     envs = " ".join(arg for op, arg in steps if op == "ENV")
     assert "SPARK_HOME=/opt/venv/lib/python3.12/site-packages/pyspark" in envs  # Ubuntu 24.04's Python
     assert ("USER", "185") in steps  # the spark user of Spark's Kubernetes images
+    runs = " ".join(arg for op, arg in steps if op == "RUN")
+    assert "onnxruntime-gpu" in runs and "onnxruntime>=" not in runs.replace("onnxruntime-gpu>=", "")  # engine="onnx" on CUDA
     entrypoint = json.loads(next(arg for op, arg in steps if op == "ENTRYPOINT"))
     assert entrypoint[-1] == "/opt/sparktext/entrypoint.sh"
 

@@ -47,6 +47,11 @@ AUTO_ORDER = {
 }
 
 
+#: OpenVINO's per-shape kernel cache, in entries (see OpenVinoRuntime; the figures are in
+#: docs/performance.md).
+RUNTIME_CACHE_CAPACITY = 64
+
+
 class EngineNotAvailableError(ImportError):
     """The engine asked for is not installed, or cannot run the device or precision asked for."""
 
@@ -179,6 +184,12 @@ class OpenVinoRuntime:
             "INFERENCE_NUM_THREADS": threads,  # the task's cores: several tasks share a machine
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
+            # OpenVINO pins its threads to cores by default, and every worker process picks the
+            # same first cores: two one-thread workers on two cores then share one, at half speed.
+            "ENABLE_CPU_PINNING": False,
+            # Kernels kept per input shape (5,000 by default): sorted batches come in hundreds of
+            # shapes, and with the default a worker's memory grew with each new one.
+            "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_CAPACITY,
         }
         self.compiled = openvino.Core().compile_model(graph, "CPU", config)
         self._outputs = {o.get_any_name(): o for o in self.compiled.outputs}
