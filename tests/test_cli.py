@@ -187,3 +187,11 @@ def test_a_failed_job_leaves_the_previous_output_whole(spark, tmp_path, capsys, 
         cli.main(["annotate", str(SAMPLE), str(output), "--no-progress", "--overwrite"])
     assert {p.name: p.read_bytes() for p in output.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_an_engine_that_cannot_run_is_a_one_line_error(spark, tmp_path, capsys):
+    args = ["embed", str(SAMPLE), str(tmp_path / "o"), "--engine", "onnx", "--precision", "bf16", "--device", "cpu"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sparktext: error: BertEmbeddings (uid ") and "engine 'onnx' does not run bf16 on cpu" in err
+    assert "\n" not in err and not (tmp_path / "o").exists()

@@ -24,6 +24,7 @@ import time
 from typing import Sequence
 
 from sparktext.errors import SparktextError
+from sparktext.inference.runtimes import EngineNotAvailableError
 
 logger = logging.getLogger("sparktext")
 
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how a token's wordpieces become its vector (token models)")
     embed.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     embed.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    embed.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx", "openvino"],
+                       help="what runs the model (auto: the fastest installed for the device and precision)")
     return parser
 
 
@@ -210,6 +213,7 @@ def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
         .setMaxSentenceLength(args.max_sentence_length)
         .setDevice(args.device)
         .setPrecision(args.precision)
+        .setEngine(args.engine)
     )
     if kind == "sentence":  # the model reads sentences whole: no Tokenizer
         return stages[:2] + [model.setInputCols("sentence").setOutputCol("sentence_embeddings")], [
@@ -312,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         summary = run_job(args)
-    except (CliError, SparktextError, FileNotFoundError, ValueError, KeyError) as error:
+    except (CliError, SparktextError, FileNotFoundError, ValueError, KeyError, EngineNotAvailableError) as error:
         # KeyError's str() is the repr of its message: print the message itself.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"sparktext: error: {message}", file=sys.stderr)

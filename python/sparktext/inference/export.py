@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 #: Part of the cache key: bump it when the exported graph's inputs or outputs change.
 EXPORT_FORMAT = "1"
 GRAPH_FILE = "model.onnx"
-#: Files of the checkpoint that decide the graph (the tokenizer does not enter it).
-_GRAPH_INPUTS_SUFFIXES = (".safetensors", "config.json")
 
 
 #: Loggers of the exporter's passes: each logs a line per rewritten node at INFO.
@@ -52,7 +50,7 @@ def content_key(model_path: str) -> str:
     """A hash of the checkpoint's config and weight files (names and bytes), 20 hex digits."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(model_path)):
-        if not name.endswith(_GRAPH_INPUTS_SUFFIXES):
+        if not (name == "config.json" or name.endswith(".safetensors")):  # the tokenizer does not enter the graph
             continue
         digest.update(name.encode() + b"\0")
         with open(os.path.join(model_path, name), "rb") as handle:
