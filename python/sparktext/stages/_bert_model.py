@@ -372,12 +372,12 @@ class _BertModelReader(DefaultParamsReader):
         if storage.is_uri(saved):
             local = cache_subfolder("saved", saved, self.sparkSession)
             saved = storage.copy_to_local(saved, local, self.sparkSession)
-        else:
             read_checkpoint_config(saved)
+        else:
+            read_checkpoint_config(saved)  # before linking: an error names the saved folder
             saved = copy_checkpoint(
                 saved, os.path.join(cache_subfolder("saved", checkpoint_fingerprint(saved), self.sparkSession), "model"),
                 link=True,
             )
-        read_checkpoint_config(saved)
         stage._set(modelPath=os.path.abspath(saved))
         return stage
