@@ -7,6 +7,10 @@ in MB of text per second -- each segmenter alone in one process, and sparktext's
 through Spark on local[2] (DocumentAssembler + SentenceDetector, then the full rule
 pipeline), timed on ``--copies`` copies of the corpus so Spark's fixed cost per job does not
 dominate, with warm Python workers and Spark's ``noop`` sink (median of three runs).
+
+A second table times the cores on hostile text (runs of periods, long texts with exception
+patterns, an 80,000-token sentence's windows) at two sizes, 4x apart: linear code takes
+about 4x as long at the larger size, quadratic code 16x. ``--hostile-only`` prints just it.
 """
 
 from __future__ import annotations
@@ -40,11 +44,44 @@ def pysbd_spans(documents):
     return spans
 
 
+def hostile_table() -> None:
+    import numpy as np
+
+    from sparktext.inference.windows import plan_windows
+    from sparktext.text.sentences import split_sentences
+    from sparktext.text.tokenizer import TokenizerRules, tokenize
+
+    exceptions = TokenizerRules(exceptions=("New York", r"e\.g\."))
+    sentence = "New York is big. e.g. this is a test sentence with words. "
+
+    def windows_of(tokens: int):
+        stops = np.arange(1, tokens + 1)
+        return lambda: plan_windows(np.arange(tokens), stops - 1, stops, 0, 510)
+
+    cases = [
+        ("sentences: a run of n periods", lambda n: lambda: split_sentences("." * n), 10_000),
+        ("sentences: n ellipses '...'", lambda n: lambda: split_sentences("..." * n), 10_000),
+        ("sentences: n '!' glued to a word", lambda n: lambda: split_sentences("!" * n + "x"), 10_000),
+        ("tokens with 2 exceptions: n/60 sentences", lambda n: lambda: tokenize(sentence * (n // 60), exceptions), 35_000),
+        ("windows of 510: a sentence of n tokens", windows_of, 80_000),
+    ]
+    print(f"\n{'hostile text, one process':44} {'n':>8} {'s at n':>8} {'s at 4n':>8} {'ratio':>6}")
+    for label, make, n in cases:
+        small = min(timed(make(n))[1] for _ in range(3))
+        large = min(timed(make(4 * n))[1] for _ in range(3))
+        print(f"{label:44} {n:8,} {small:8.4f} {large:8.4f} {large / small:6.1f}")
+    print("(linear: ratio about 4; quadratic: about 16)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=40, help="corpus copies for the Spark timings")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--hostile-only", action="store_true", help="print only the hostile-text table")
     args = parser.parse_args()
+    hostile_table()
+    if args.hostile_only:
+        return
 
     from sparktext.text.sentences import split_sentences
     from sparktext.text.tokenizer import tokenize

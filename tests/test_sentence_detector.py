@@ -63,7 +63,8 @@ def test_split_length_and_length_filters():
     text = "aaaa bbbb cccc dddd. Hi."
     assert sentences(text, split_length=10) == ["aaaa bbbb", "cccc dddd.", "Hi."]
     assert sentences(text, min_length=4) == ["aaaa bbbb cccc dddd."]
-    assert sentences(text, max_length=4) == ["Hi."]
+    # Longer than maxLength: cut at spaces, never dropped (Spark NLP drops it).
+    assert sentences(text, max_length=10) == ["aaaa bbbb", "cccc dddd.", "Hi."]
     assert sentences("x" * 25, split_length=10) == ["x" * 10, "x" * 10, "x" * 5]
 
 

@@ -57,8 +57,8 @@ def test_prefix_and_suffix_patterns_must_be_anchored():
     assert words("<<hello>>", **custom) == ["<<", "hello", ">>"]
 
 
-def test_min_and_max_length_drop_tokens():
-    assert words("a bb ccc dddd", min_length=2, max_length=3) == ["bb", "ccc"]
+def test_min_length_drops_tokens_and_max_length_cuts_them():
+    assert words("a bb ccc dddd", min_length=2, max_length=3) == ["bb", "ccc", "ddd", "d"]
     with pytest.raises(ValueError, match=r"maxLength \(1\) must be >= minLength \(2\)"):
         TokenizerRules(min_length=2, max_length=1)
 

@@ -136,14 +136,14 @@ class HasMinMaxLength(StageParams):
     minLength: Param[int] = Param(
         Params._dummy(),
         "minLength",
-        "annotations shorter than this many characters are dropped",
+        "annotations shorter than this many characters are dropped (counted and logged once per task)",
         typeConverter=int_at_least("minLength", 0),
     )
     maxLength: Param[int] = Param(
         Params._dummy(),
         "maxLength",
-        "annotations longer than this many characters are dropped",
-        typeConverter=int_at_least("maxLength", 0),
+        "annotations longer than this many characters are cut into pieces of at most this length",
+        typeConverter=int_at_least("maxLength", 1),
     )
 
     def setMinLength(self, value: int) -> "HasMinMaxLength":

@@ -86,15 +86,20 @@ def plan_windows(
     # Each token goes to the window where the smaller of its left and right context is largest.
     best_window = np.full(len(starts), -1)
     best_context = np.full(len(starts), -1)
+    # Each window looks only at the tokens that start inside it (tokens are in piece order), so
+    # the work is linear in the sentence's length, not windows x tokens.
+    first_inside = np.searchsorted(starts, [w_begin for w_begin, _ in spans], side="left")
+    stop_inside = np.searchsorted(starts, [w_end for _, w_end in spans], side="left")
     for number, (w_begin, w_end) in enumerate(spans):
-        inside = (starts >= w_begin) & (stops <= w_end)
-        context = np.minimum(starts - w_begin, w_end - stops)
-        better = inside & (context > best_context)
-        best_window[better] = number
-        best_context[better] = context[better]
+        lo, hi = int(first_inside[number]), int(stop_inside[number])
+        context = np.minimum(starts[lo:hi] - w_begin, w_end - stops[lo:hi])
+        better = (stops[lo:hi] <= w_end) & (context > best_context[lo:hi])
+        best_window[lo:hi][better] = number
+        best_context[lo:hi][better] = context[better]
     sequences = []
     for number, (w_begin, w_end) in enumerate(spans):
-        chosen = np.nonzero(best_window == number)[0]
+        lo, hi = int(first_inside[number]), int(stop_inside[number])
+        chosen = lo + np.nonzero(best_window[lo:hi] == number)[0]
         if len(chosen) == 0:
             continue
         sequences.append(

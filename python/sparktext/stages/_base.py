@@ -8,9 +8,11 @@ message naming the stage, the column, what it found and what it expects.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import pyarrow as pa
+from pyspark import TaskContext
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
@@ -31,6 +33,34 @@ def with_annotator_column(dataset: DataFrame, name: str, column: Column, metadat
     annotator types from it.
     """
     return dataset.withColumn(name, column).withMetadata(name, metadata)
+
+
+logger = logging.getLogger(__name__)
+
+# (stage, what, task attempt) already warned about, so a task logs each kind of drop once.
+_drops_reported: set[tuple[str, str, int | None]] = set()
+
+
+def report_dropped(stage: str, count: int, what: str) -> None:
+    """Log that a stage's own settings dropped ``count`` annotations (``what`` says which).
+
+    The first batch of a Spark task that drops anything logs a warning on the executor;
+    later batches of the same task log at DEBUG, so a user sees each kind of drop once per
+    task, never silence. Outside a task (LightPipeline) the key is the process.
+    """
+    if count <= 0:
+        return
+    context = TaskContext.get()
+    task = context.taskAttemptId() if context is not None else None
+    key = (stage, what, task)
+    if key in _drops_reported:
+        logger.debug("%s dropped %d more %s (task %s)", stage, count, what, task)
+        return
+    _drops_reported.add(key)
+    where = f"task {task} (partition {context.partitionId()})" if context is not None else "this process"
+    logger.warning(
+        "%s dropped %d %s in a batch of %s; further drops there are logged at DEBUG", stage, count, what, where
+    )
 
 
 def set_given_params(stage: Params, given: dict[str, Any]) -> None:

@@ -11,8 +11,14 @@ from pyspark.sql import functions as F
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, int_at_least, one_of
-from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, set_given_params, with_annotator_column
-from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans
+from sparktext.stages._base import (
+    AnnotatorTransformer,
+    arrow_annotator_udf,
+    report_dropped,
+    set_given_params,
+    with_annotator_column,
+)
+from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans_counted
 
 
 class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
@@ -42,9 +48,11 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
     splitLength : int, optional
         Cut sentences longer than this many characters (at a space where there is one).
     minLength : int, default 0
-        Drop sentences shorter than this many characters.
+        Drop sentences shorter than this many characters (counted and logged on the executor,
+        once per task).
     maxLength : int, default 99999
-        Drop sentences longer than this many characters.
+        Cut sentences longer than this many characters into pieces of at most that length,
+        at spaces where there are any. Spark NLP drops them, and their text with them.
 
     Examples
     --------
@@ -198,12 +206,16 @@ def detect_sentences(documents: pa.Array, rules: SentenceRules) -> pa.Array:
     """Sentence annotations for a batch of document annotation lists (the UDF's body)."""
     batch = read_annotations(documents)
     builder = AnnotationBuilder(AnnotatorType.DOCUMENT)
+    dropped = 0
     for _, indices in batch.by_row():
         sentence_index = 0
         for i in indices:
             text, offset, metadata = batch.results[i], int(batch.begins[i]), batch.metadata[i]
-            for begin, end in sentence_spans(text, rules):
+            spans, short = sentence_spans_counted(text, rules)
+            dropped += short
+            for begin, end in spans:
                 builder.add(offset + begin, offset + end, text[begin : end + 1], {**metadata, "sentence": str(sentence_index)})
                 sentence_index += 1
         builder.end_row()
+    report_dropped("SentenceDetector", dropped, f"sentences shorter than minLength={rules.min_length}")
     return builder.finish()

@@ -12,7 +12,13 @@ from pyspark.sql import Column, DataFrame
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, HasOutputCol
-from sparktext.stages._base import AnnotatorTransformer, HasAnnotatorInputs, arrow_annotator_udf, set_given_params
+from sparktext.stages._base import (
+    AnnotatorTransformer,
+    HasAnnotatorInputs,
+    arrow_annotator_udf,
+    report_dropped,
+    set_given_params,
+)
 from sparktext.text.tokenizer import (
     DEFAULT_CONTEXT_CHARS,
     DEFAULT_MAX_LENGTH,
@@ -203,7 +209,11 @@ class Tokenizer(Estimator, _TokenizerParams, DefaultParamsReadable, DefaultParam
     splitPattern : str, optional
         Regex to split tokens at inside.
     minLength : int, default 0
+        Drop tokens shorter than this many characters (counted and logged on the executor,
+        once per task).
     maxLength : int, default 99999
+        Cut tokens longer than this many characters into pieces of that length (Spark NLP
+        drops them, and their text with them).
 
     Examples
     --------
@@ -297,11 +307,13 @@ def tokenize_annotations(sentences: pa.Array, rules: TokenizerRules) -> pa.Array
     tokenizer = get_tokenizer(rules)
     batch = read_annotations(sentences)
     builder = AnnotationBuilder(AnnotatorType.TOKEN)
+    dropped = 0
     for _, indices in batch.by_row():
         for position, i in enumerate(indices):
             text, offset = batch.results[i], int(batch.begins[i])
             metadata = {"sentence": batch.metadata[i].get("sentence", str(position))}
-            spans = tokenizer.tokenize(text)
+            spans, short = tokenizer.tokenize_counted(text)
+            dropped += short
             builder.extend(
                 [offset + b for b, _ in spans],
                 [offset + e for _, e in spans],
@@ -309,4 +321,5 @@ def tokenize_annotations(sentences: pa.Array, rules: TokenizerRules) -> pa.Array
                 metadata,
             )
         builder.end_row()
+    report_dropped("Tokenizer", dropped, f"tokens shorter than minLength={rules.min_length}")
     return builder.finish()

@@ -88,7 +88,10 @@ _CANDIDATES = re.compile(
     r"(?=[\r\n.!?…:;=8,])(?:"
     r"(?P<para>(?:\r?\n|\r)(?:[ \t\f\v]*(?:\r?\n|\r))+\s*)"
     r"|(?P<line>(?:\r?\n|\r)[ \t]*)"
-    r"|(?P<punct>(?:\.(?: \.)+|[.!?]+|…+)[" + re.escape(_CLOSERS) + r"]*)(?=\s)"
+    # A run of terminal punctuation is tried from its first character only (the lookbehinds):
+    # a failed try from inside the run could not succeed either, and retrying at every one of
+    # its characters made a run of 40,000 periods quadratic.
+    r"|(?P<punct>(?:\.(?: \.)+|(?<![.!?])[.!?]++|(?<!…)…++)[" + re.escape(_CLOSERS) + r"]*+)(?=\s)"
     # An emoticon, or the comma of an e-mail greeting or sign-off ("Regards,"), before a
     # capitalised word: informal text ends sentences with these instead of a period.
     r"|(?P<informal>(?:[:;=8]-?[)(\]\[DPpO3/]+|,)(?=[ \t]+[\"'(]*[A-Z])))"
@@ -375,6 +378,8 @@ class SentenceRules:
             )
         if self.split_length is not None and self.split_length < 1:
             raise ValueError(f"splitLength must be >= 1, got {self.split_length}")
+        if self.max_length < 1:
+            raise ValueError(f"maxLength must be >= 1 (longer sentences are cut to it), got {self.max_length}")
         for bound in self.custom_bounds:
             compile_pattern(bound, what="customBounds pattern")
 
@@ -388,6 +393,23 @@ def sentence_spans(text: str, rules: SentenceRules = SentenceRules()) -> list[Sp
     >>> [text[b:e + 1] for b, e in sentence_spans(text, SentenceRules(min_length=11))]
     ['Second one here.']
     """
+    return sentence_spans_counted(text, rules)[0]
+
+
+def sentence_spans_counted(text: str, rules: SentenceRules = SentenceRules()) -> tuple[list[Span], int]:
+    """Sentence spans of ``text`` and how many sentences ``min_length`` dropped.
+
+    A sentence longer than ``max_length`` is not dropped (Spark NLP drops it, losing its text
+    without a word): it is cut into pieces of at most ``max_length`` characters, at spaces
+    where there are any, as ``split_length`` does.
+
+    Examples
+    --------
+    >>> text = "Short. " + "word " * 5
+    >>> spans, dropped = sentence_spans_counted(text, SentenceRules(min_length=7, max_length=10))
+    >>> [text[b:e + 1] for b, e in spans], dropped
+    (['word word', 'word word', 'word'], 1)
+    """
     if rules.use_custom_bounds_only and rules.custom_bounds:
         spans: list[Span] = []
     else:
@@ -398,4 +420,14 @@ def sentence_spans(text: str, rules: SentenceRules = SentenceRules()) -> list[Sp
         )
     if rules.split_length is not None:
         spans = limit_length(text, spans, rules.split_length)
-    return [(b, e) for b, e in spans if rules.min_length <= e - b + 1 <= rules.max_length]
+    kept: list[Span] = []
+    dropped = 0
+    for begin, end in spans:
+        length = end - begin + 1
+        if length > rules.max_length:
+            kept.extend(limit_length(text, [(begin, end)], rules.max_length))
+        elif length < rules.min_length:
+            dropped += 1
+        else:
+            kept.append((begin, end))
+    return kept, dropped

@@ -9,7 +9,8 @@ Spark-free core behind :class:`sparktext.Tokenizer`. The algorithm is Spark NLP'
    becomes a token. No rule matching leaves the candidate whole.
 3. With ``split_chars`` or ``split_pattern``, each group is split further at those
    characters, which are dropped.
-4. Tokens shorter than ``min_length`` or longer than ``max_length`` are dropped.
+4. Tokens shorter than ``min_length`` are dropped (and counted); tokens longer than
+   ``max_length`` are cut into pieces of that many characters (Spark NLP drops them).
 
 By default, prefix and suffix are runs of the *context characters*
 (``. , ; : ! ? * - ( ) " '``), so ``"(Hello)."`` gives ``(``, ``Hello``, ``).`` and ``I'd``
@@ -19,9 +20,11 @@ text to the token, whatever the groups of a user's pattern look like.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import re
+from typing import Iterable
 
 from sparktext.text.regex_compat import compile_pattern
 
@@ -67,6 +70,8 @@ class TokenizerRules:
                 raise ValueError(f"contextChars must be single characters, got {char!r}")
         if self.min_length < 0:
             raise ValueError(f"minLength must be >= 0, got {self.min_length}")
+        if self.max_length < 1:
+            raise ValueError(f"maxLength must be >= 1 (longer tokens are cut to it), got {self.max_length}")
         if self.max_length < self.min_length:
             raise ValueError(f"maxLength ({self.max_length}) must be >= minLength ({self.min_length})")
 
@@ -123,43 +128,80 @@ class RuleTokenizer:
 
     def tokenize(self, text: str, start: int = 0, stop: int | None = None) -> list[Span]:
         """Token spans of ``text[start:stop]``, as ``(begin, end)`` indices into ``text``."""
+        return self.tokenize_counted(text, start, stop)[0]
+
+    def tokenize_counted(self, text: str, start: int = 0, stop: int | None = None) -> tuple[list[Span], int]:
+        """Token spans of ``text[start:stop]`` and how many tokens ``min_length`` dropped.
+
+        A token longer than ``max_length`` is not dropped (Spark NLP drops it, and its text
+        with it): it is cut into pieces of ``max_length`` characters.
+
+        Examples
+        --------
+        >>> tokenizer = get_tokenizer(TokenizerRules(min_length=2, max_length=4))
+        >>> text = "a abcdefghij ok"
+        >>> spans, dropped = tokenizer.tokenize_counted(text)
+        >>> [text[b:e + 1] for b, e in spans], dropped
+        (['abcd', 'efgh', 'ij', 'ok'], 1)
+        """
         stop = len(text) if stop is None else stop
-        rules = self.rules
         if self._default_scan is not None:
-            spans = [(m.start(), m.end() - 1) for m in self._default_scan.finditer(text, start, stop)]
-            if rules.min_length > 1 or rules.max_length < stop - start:
-                spans = [(b, e) for b, e in spans if rules.min_length <= e - b + 1 <= rules.max_length]
-            return spans
+            pieces = [(m.start(), m.end()) for m in self._default_scan.finditer(text, start, stop)]
+        else:
+            pieces = []
+            for cand_start, cand_stop, protected in self._candidates(text, start, stop):
+                if protected:
+                    pieces.append((cand_start, cand_stop))
+                else:
+                    pieces.extend(self._apply_rules(text, cand_start, cand_stop))
+        return self._bound_lengths(pieces)
+
+    def _bound_lengths(self, pieces: list[Span]) -> tuple[list[Span], int]:
+        """``(start, stop)`` pieces as ``(begin, end)`` spans: empty ones skipped, short ones
+        dropped and counted, long ones cut into ``max_length`` characters."""
+        min_length, max_length = self.rules.min_length, self.rules.max_length
         spans: list[Span] = []
-        for cand_start, cand_stop, protected in self._candidates(text, start, stop):
-            if protected:
-                pieces = [(cand_start, cand_stop)]
+        dropped = 0
+        for piece_start, piece_stop in pieces:
+            length = piece_stop - piece_start
+            if length <= 0:
+                continue
+            if length < min_length:
+                dropped += 1
+            elif length <= max_length:
+                spans.append((piece_start, piece_stop - 1))
             else:
-                pieces = self._apply_rules(text, cand_start, cand_stop)
-            for piece_start, piece_stop in pieces:
-                length = piece_stop - piece_start
-                if length > 0 and rules.min_length <= length <= rules.max_length:
-                    spans.append((piece_start, piece_stop - 1))
-        return spans
+                spans.extend(
+                    (cut, min(cut + max_length, piece_stop) - 1) for cut in range(piece_start, piece_stop, max_length)
+                )
+        return spans, dropped
 
     def _candidates(self, text: str, start: int, stop: int) -> list[tuple[int, int, bool]]:
         """Target-pattern matches, merged across exception matches; flag the protected ones."""
         found = [(m.start(), m.end()) for m in self._target.finditer(text, start, stop) if m.end() > m.start()]
         if not self._exceptions:
             return [(a, b, False) for a, b in found]
-        protected: list[Span] = []
-        for pattern in self._exceptions:
-            protected.extend((m.start(), m.end()) for m in pattern.finditer(text, start, stop) if m.end() > m.start())
+        protected = _union_of_overlapping(
+            (m.start(), m.end())
+            for pattern in self._exceptions
+            for m in pattern.finditer(text, start, stop)
+            if m.end() > m.start()
+        )
         if not protected:
             return [(a, b, False) for a, b in found]
-        protected.sort()  # in order, so a candidate grown by one span can reach the next
+        # The protected spans are disjoint and sorted, so their stops are sorted too: each
+        # candidate looks only at the spans from the first one ending after its start, and
+        # the whole pass stays linear (a scan of every span per candidate was quadratic).
+        protected_stops = [p_stop for _, p_stop in protected]
         merged: list[tuple[int, int, bool]] = []
         for cand_start, cand_stop in found:
             touched = False
-            for p_start, p_stop in protected:
-                if p_start < cand_stop and cand_start < p_stop:
-                    cand_start, cand_stop = min(cand_start, p_start), max(cand_stop, p_stop)
-                    touched = True
+            index = bisect.bisect_right(protected_stops, cand_start)
+            while index < len(protected) and protected[index][0] < cand_stop:
+                p_start, p_stop = protected[index]
+                cand_start, cand_stop = min(cand_start, p_start), max(cand_stop, p_stop)
+                touched = True
+                index += 1
             if touched:
                 if merged and merged[-1][2] and merged[-1][1] >= cand_start:
                     prev_start, prev_stop, _ = merged.pop()
@@ -205,6 +247,23 @@ class RuleTokenizer:
             cursor = match.end()
         pieces.append((cursor, stop))
         return pieces
+
+
+def _union_of_overlapping(spans: Iterable[Span]) -> list[Span]:
+    """``(start, stop)`` spans sorted, with overlapping ones joined (touching ones are not).
+
+    Examples
+    --------
+    >>> _union_of_overlapping([(5, 9), (0, 3), (2, 4), (4, 5)])
+    [(0, 4), (4, 5), (5, 9)]
+    """
+    union: list[Span] = []
+    for span_start, span_stop in sorted(spans):
+        if union and span_start < union[-1][1]:
+            union[-1] = (union[-1][0], max(union[-1][1], span_stop))
+        else:
+            union.append((span_start, span_stop))
+    return union
 
 
 @functools.lru_cache(maxsize=64)
