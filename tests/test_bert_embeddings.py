@@ -144,8 +144,10 @@ def test_long_sentences_keep_every_token(spark, tiny_bert_path):
 @pytest.mark.parametrize(
     "setter, value, message",
     [
-        ("setMaxSentenceLength", 0, r"maxSentenceLength must be in 1..512 \(wordpieces per window\), got 0"),
-        ("setMaxSentenceLength", 513, r"maxSentenceLength must be in 1..512"),
+        ("setMaxSentenceLength", 0, r"maxSentenceLength must be in 3..512 \(wordpieces per window, \[CLS\] and \[SEP\] included\), got 0"),
+        # 2 leaves no room for a wordpiece between [CLS] and [SEP]: refused when set, not at the first batch.
+        ("setMaxSentenceLength", 2, r"maxSentenceLength must be in 3..512 .*got 2"),
+        ("setMaxSentenceLength", 513, r"maxSentenceLength must be in 3..512"),
         ("setDevice", "gpu", r"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', got 'gpu'"),
         ("setPrecision", "fp8", r"precision must be one of \['auto', 'fp32', 'fp16', 'bf16'\], got 'fp8'"),
         ("setPoolingStrategy", "max", r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"),

@@ -47,6 +47,13 @@ def test_a_single_small_file_is_spread_over_the_cores(spark, tmp_path):
     assert cli.main(["annotate", str(SAMPLE), str(output), "--partitions", "0"]) == 2
 
 
+def test_a_bad_local_master_is_one_line_before_spark_starts(tmp_path, capsys):
+    assert cli.main(["annotate", str(SAMPLE), str(tmp_path / "o"), "--master", "local[0]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sparktext: error: master 'local[0]' is not a local master Spark accepts: local, local[N]")
+    assert len(err.splitlines()) == 1
+
+
 def test_errors_are_one_line_with_exit_status_2(spark, tmp_path, capsys):
     assert cli.main(["annotate", str(tmp_path / "missing.jsonl"), str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -74,6 +81,28 @@ def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys
 def test_embed_refuses_an_unknown_model(spark, tmp_path, capsys):
     assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--model", "bert_huge"]) == 2
     assert "no model 'bert_huge' for language 'en'" in capsys.readouterr().err
+
+
+def test_the_model_argument_says_what_it_took(spark, tmp_path, capsys, monkeypatch, tiny_bert_path):
+    """A catalog name and a folder of the same spelling: an error naming both, not the folder
+    taken silently; a path that does not exist and an upper-case name each say so."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_bert_path, tmp_path / "all_minilm_l6_v2")
+    assert cli.main(["embed", str(SAMPLE), "o1", "--model", "all_minilm_l6_v2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sparktext: error: --model 'all_minilm_l6_v2' is both the catalog model all_minilm_l6_v2/en "
+                          f"and the folder {tmp_path / 'all_minilm_l6_v2'}: pass --model ./all_minilm_l6_v2")
+    assert len(err.splitlines()) == 1
+    assert cli.main(["embed", str(SAMPLE), "o2", "--model", "./all_minilm_l6_v2", "--no-progress"]) == 0
+    assert spark.read.parquet(str(tmp_path / "o2")).schema["embeddings"].metadata["dimension"] == 32
+    assert cli.main(["embed", str(SAMPLE), "o3", "--model", "./no/such/folder"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"sparktext: error: --model './no/such/folder': no such model folder ({tmp_path}/no/such/folder does not exist)"
+    )
+    assert cli.main(["embed", str(SAMPLE), "o4", "--model", "ALL_MINILM_L6_V2"]) == 2
+    assert "has upper-case letters; model names and languages are lower case: 'all_minilm_l6_v2'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model", ["all_minilm_l6_v2", "sent_all_minilm_l6_v2"])

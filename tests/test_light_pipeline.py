@@ -74,6 +74,9 @@ def test_annotate_gives_results_and_runs_no_spark_job(fitted, job_ids_during):
 def test_bad_inputs_are_named(fitted, tiny_bert_path):
     with pytest.raises(TypeError, match="text 1 is int"):
         LightPipeline(fitted).annotate(["fine", 3])
+    for wrong in (5, b"bytes", {"text": "a dict"}):  # not "'int' object is not iterable"
+        with pytest.raises(TypeError, match=f"a string or a list of strings, got {type(wrong).__name__}"):
+            LightPipeline(fitted).annotate(wrong)
     with pytest.raises(TypeError, match="needs a fitted PipelineModel .*got Pipeline"):
         LightPipeline(Pipeline(stages=[DocumentAssembler(inputCol="text")]))
     broken = PipelineModel(stages=[

@@ -78,10 +78,18 @@ def test_unknown_name_raises_key_error_naming_close_matches():
         BertEmbeddings.pretrained("bert_base_cased", "de")
 
 
-@pytest.mark.parametrize("name, lang", [("../x", "en"), ("a/b", "en"), ("/etc", "en"), ("bert_base_cased", "../en"), ("Bert", "en")])
+@pytest.mark.parametrize("name, lang", [("../x", "en"), ("a/b", "en"), ("/etc", "en"), ("bert_base_cased", "../en")])
 def test_names_that_look_like_paths_are_refused(name, lang):
     with pytest.raises(ValueError, match="looks like a path"):
         BertEmbeddings.pretrained(name, lang)
+
+
+def test_upper_case_names_are_refused_as_such():
+    """Not "looks like a path": a name with capitals is a name, with the spelling that works."""
+    with pytest.raises(ValueError, match=r"name 'Bert' has upper-case letters; .* lower case: 'bert'"):
+        BertEmbeddings.pretrained("Bert", "en")
+    with pytest.raises(ValueError, match=r"lang 'EN' has upper-case letters; .* lower case: 'en'"):
+        BertEmbeddings.pretrained("bert_base_cased", "EN")
 
 
 # -- resolution, step by step -------------------------------------------------------------------
@@ -306,7 +314,8 @@ def test_a_model_found_nowhere_names_every_place_looked(tmp_path, hub_env):
     assert f"remote_loc: {tmp_path / 'remote' / 'bert_base_cased_en'}" in message
     assert f"cache folder: {tmp_path / 'cache' / 'bert_base_cased_en'}" in message
     assert "Hugging Face hub: google-bert/bert-base-cased@main" in message
-    assert "huggingface-cli download google-bert/bert-base-cased" in message
+    assert "hf download google-bert/bert-base-cased --revision " in message  # huggingface_hub's CLI (huggingface-cli is gone)
+    assert "--include 'config.json' --include '*.safetensors'" in message
 
 
 # -- safe loading -------------------------------------------------------------------------------

@@ -89,9 +89,9 @@ SCHEMA_MISTAKES = {
         SchemaError, r"BertEmbeddings .*'document' holds 'document', expected annotator type 'token'"),
     "no model": (lambda df, m: BertEmbeddings().transform(df), SchemaError, r"BertEmbeddings .*no model"),
     "maxSentenceLength 0": (lambda df, m: BertEmbeddings().setMaxSentenceLength(0), ValueError,
-                            r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 1..512.*got 0"),
+                            r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 3..512.*got 0"),
     "maxSentenceLength 513": (lambda df, m: BertEmbeddings(maxSentenceLength=513), ValueError,
-                              r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 1..512.*got 513"),
+                              r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 3..512.*got 513"),
     "unknown device": (lambda df, m: BertEmbeddings().setDevice("tpu"), ValueError, r"BertEmbeddings \(uid .*\): .*'tpu'"),
     "unknown precision": (lambda df, m: BertEmbeddings().setPrecision("int4"), ValueError, r"BertEmbeddings \(uid .*\): .*'int4'"),
     "tokenizer on documents of the wrong type": (
@@ -122,9 +122,10 @@ def test_model_deleted_after_transform_fails_the_job_with_the_folder_named(spark
 
 
 def test_a_worker_killed_mid_task_loses_no_row(tiny_bert_path, tmp_path):
-    """A Python worker SIGKILLed in the middle of a BertEmbeddings task (first attempt only):
-    Spark retries the task on a fresh worker, which loads the model cleanly; every row comes
-    back, identical to a clean run."""
+    """A Python worker SIGKILLed in the middle of a BertEmbeddings task (first attempt only),
+    under ``sparktext.start()``'s default master: Spark retries the task on a fresh worker,
+    which loads the model cleanly; every row comes back, identical to a clean run. (Under plain
+    ``local[*]``, which tries a task once, the same kill failed the job.)"""
     marker, output = tmp_path / "killed.pid", tmp_path / "runs.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
            "PYSPARK_PYTHON": sys.executable, "SPARKTEXT_FAULT_MARKER": str(marker)}
@@ -133,7 +134,9 @@ def test_a_worker_killed_mid_task_loses_no_row(tiny_bert_path, tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     killed_pid = int(marker.read_text())
     assert not pathlib.Path(f"/proc/{killed_pid}").exists() or "zombie" in pathlib.Path(f"/proc/{killed_pid}/status").read_text()
-    faulty, clean = json.loads(output.read_text())
+    written = json.loads(output.read_text())
+    assert written["master"] == "local[*,4]"
+    faulty, clean = written["runs"]
     assert [row[0] for row in faulty] == list(range(80))
     assert [row[1] for row in faulty] == [row[1] for row in clean]
     np.testing.assert_allclose(

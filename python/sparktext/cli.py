@@ -25,6 +25,7 @@ from typing import Sequence
 
 from sparktext.errors import SparktextError
 from sparktext.inference.runtimes import EngineNotAvailableError
+from sparktext.session import DEFAULT_MASTER, check_master
 
 logger = logging.getLogger("sparktext")
 
@@ -162,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="replace an existing output folder of Spark output, once the new output is complete")
         command.add_argument("--text-col", default="text", help="column holding the text (default: text)")
         command.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
-        command.add_argument("--master", default="local[*]", help="Spark master (default: local[*])")
+        command.add_argument("--master", default=DEFAULT_MASTER,
+                             help=f"Spark master (default: {DEFAULT_MASTER}: every core, a failed task retried up to 4 times)")
         command.add_argument("--partitions", type=int, default=None,
                              help="repartition the input into N partitions (default: at least one per core Spark "
                                   "has, so a single small file does not run on one core)")
@@ -171,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a catalog name (see `python -m sparktext.pretrained`) or a Hugging Face checkpoint folder")
     embed.add_argument("--lang", default="en", help="language of the catalog model (default: en)")
     embed.add_argument("--batch-size", type=int, default=0, help="sequences per forward pass (0: auto)")
-    embed.add_argument("--max-sentence-length", type=int, default=128, help="wordpieces per window (1..512)")
+    embed.add_argument("--max-sentence-length", type=int, default=128, help="wordpieces per window, [CLS] and [SEP] included (3..512)")
     embed.add_argument("--level", default="token", choices=["token", "sentence"],
                        help="a vector per token, or per sentence (a sentence model's own, else the average of its tokens)")
     embed.add_argument("--pooling", default="first", choices=["first", "mean", "last"],
@@ -181,6 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx", "openvino"],
                        help="what runs the model (auto: the fastest installed for the device and precision)")
     return parser
+
+
+def model_entry(spec: str, lang: str):
+    """The catalog entry ``--model`` names, or None when it names a checkpoint folder.
+
+    A spelling that is both a catalog name and a folder in the working directory is refused,
+    naming both; one that looks like a path (``/``, ``.`` or ``~`` in front) is a folder."""
+    from sparktext.pretrained.catalog import find_model
+
+    looks_like_path = "/" in spec or os.sep in spec or spec.startswith((".", "~"))
+    folder = os.path.expanduser(spec)
+    try:
+        entry = None if looks_like_path else find_model(spec, lang)
+    except (KeyError, ValueError):
+        if os.path.isdir(folder):
+            return None
+        raise
+    if entry is not None and os.path.isdir(folder):
+        raise CliError(
+            f"--model {spec!r} is both the catalog model {entry.name}/{entry.lang} and the folder "
+            f"{os.path.abspath(folder)}: pass --model ./{spec} for the folder, or run from another directory"
+        )
+    if entry is None and not os.path.isdir(folder):
+        raise CliError(f"--model {spec!r}: no such model folder ({os.path.abspath(folder)} does not exist)")
+    return entry
 
 
 def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
@@ -193,18 +220,18 @@ def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
         SentenceEmbeddings,
         Tokenizer,
     )
-    from sparktext.pretrained.catalog import find_model
 
     stages = [DocumentAssembler(inputCol=args.text_col), SentenceDetector(), Tokenizer(inputCols=["sentence"])]
     if args.command == "annotate":
         return stages, ["document", "sentence", "token"]
     level = getattr(args, "level", "token")
-    if os.path.isdir(args.model):
+    entry = model_entry(args.model, args.lang)
+    if entry is None:
         kind, model = "token", BertEmbeddings.loadSavedModel(args.model)
     else:
-        kind = find_model(args.model, args.lang).kind
+        kind = entry.kind
         stage_class = BertSentenceEmbeddings if kind == "sentence" else BertEmbeddings
-        model = stage_class.pretrained(args.model, args.lang)
+        model = stage_class.pretrained(entry.name, entry.lang)
     if kind == "sentence" and level == "token":
         raise CliError(f"{args.model!r} is a sentence model: use --level sentence, or a token model")
     model = (
@@ -269,7 +296,11 @@ def run_job(args: argparse.Namespace) -> dict:
 
     import sparktext
 
+    # Spark resolves relative paths against its JVM's working directory, which need not be
+    # ours (a session started earlier in this process, elsewhere): make local paths absolute.
+    args.input, args.output = (path if "://" in path else os.path.abspath(path) for path in (args.input, args.output))
     check_output(args.input, args.output, args.overwrite)
+    check_master(args.master)
     spark = sparktext.start(master=args.master, conf={"spark.ui.showConsoleProgress": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     stages, annotation_columns = build_stages(args)

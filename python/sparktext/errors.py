@@ -25,3 +25,7 @@ class ModelFileError(SparktextError, ValueError):
 
 class ModelNotFoundError(SparktextError, FileNotFoundError):
     """A named model was found nowhere sparktext looked; the message lists every place."""
+
+
+class ModelOutputError(SparktextError, RuntimeError):
+    """A model computed vectors that are not finite numbers (NaN or infinity)."""

@@ -9,7 +9,7 @@ serialisation and worker round trips (see ``benchmarks/bench_light.py`` for the 
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
 
@@ -101,7 +101,12 @@ class LightPipeline:
 
     def _per_text(self, target: str | Sequence[str], convert) -> dict | list[dict]:
         """Run the stages on ``target`` and give each text ``{column: [convert(annotation)]}``."""
-        texts = [target] if isinstance(target, str) else list(target)
+        if isinstance(target, str):
+            texts = [target]
+        elif isinstance(target, Iterable) and not isinstance(target, (bytes, dict)):
+            texts = list(target)
+        else:
+            raise TypeError(f"LightPipeline annotates a string or a list of strings, got {type(target).__name__}")
         columns = self._run(texts)
         results = [
             {name: [convert(item) for item in (column[row].as_py() or [])] for name, column in columns.items()}

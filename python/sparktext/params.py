@@ -51,7 +51,7 @@ def describe_stage(stage: Params) -> str:
 
 class StageParams(Params):
     """Params whose bad values are reported with the stage's name: ``BertEmbeddings (uid
-    BertEmbeddings_1a2b): maxSentenceLength must be in 1..512 ..., got 0``."""
+    BertEmbeddings_1a2b): maxSentenceLength must be in 3..512 ..., got 0``."""
 
     def _set(self, **kwargs: Any) -> "StageParams":
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from typing import Mapping
@@ -31,9 +32,38 @@ def find_java() -> str:
     )
 
 
+#: Spark's local mode tries a task once: one Python worker lost (killed for memory, a crash)
+#: would fail the whole job. ``[*,4]``: every core, and each failed task retried up to 4 times,
+#: as a cluster retries by default (spark.task.maxFailures).
+DEFAULT_MASTER = "local[*,4]"
+
+_LOCAL_MASTER = re.compile(r"^local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?$")
+
+
+def check_master(master: str) -> str:
+    """Refuse a local master Spark would fail on with a Java stack trace (``local[0]``,
+    ``local[two]``); other masters (``spark://``, ``yarn``, ``local-cluster[...]``) go to Spark.
+
+    Examples
+    --------
+    >>> check_master("local[2,4]")
+    'local[2,4]'
+    >>> check_master("local[0]")
+    Traceback (most recent call last):
+    ...
+    ValueError: master 'local[0]' is not a local master Spark accepts: local, local[N], local[*], local[N,F] or local[*,F] (N threads, F tries per task, both at least 1)
+    """
+    if master.startswith("local") and not master.startswith("local-cluster") and not _LOCAL_MASTER.match(master):
+        raise ValueError(
+            f"master {master!r} is not a local master Spark accepts: local, local[N], local[*], local[N,F] or "
+            "local[*,F] (N threads, F tries per task, both at least 1)"
+        )
+    return master
+
+
 def start(
     *,
-    master: str = "local[*]",
+    master: str = DEFAULT_MASTER,
     app_name: str = "sparktext",
     driver_memory: str = "4g",
     conf: Mapping[str, str] | None = None,
@@ -42,8 +72,10 @@ def start(
 
     Parameters
     ----------
-    master : str, default "local[*]"
-        Spark master URL.
+    master : str, default "local[*,4]"
+        Spark master URL. The default uses every core and retries a failed task up to 4
+        times (plain ``local[*]`` tries each task once, so one lost Python worker fails the
+        job).
     app_name : str, default "sparktext"
     driver_memory : str, default "4g"
     conf : mapping, optional
@@ -63,6 +95,7 @@ def start(
     Python workers are started with this interpreter (``PYSPARK_PYTHON``, unless already
     set), so that executors find sparktext, pyarrow and torch in the same environment.
     """
+    check_master(master)
     find_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

@@ -29,11 +29,13 @@ from typing import Any, Callable, Sequence as SequenceType
 
 import numpy as np
 
+from sparktext.errors import ModelOutputError
 from sparktext.inference.batching import BATCH_OVERHEAD_POSITIONS, plan_batches
 from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
+from sparktext.pretrained.checkpoint import has_pooler_weights
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +131,7 @@ class BertEngine:
         self.max_positions = int(config.get("max_position_embeddings", 512))
         # A checkpoint saved from a masked-LM head has no pooler: transformers would fill it
         # with random weights, fine for token vectors, wrong for pooler sentence vectors.
-        self.has_trained_pooler = _has_pooler_weights(model_path)
+        self.has_trained_pooler = has_pooler_weights(model_path)
         self.cls_id = self.tokenizer.cls_token_id
         self.sep_id = self.tokenizer.sep_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -239,7 +241,8 @@ class BertEngine:
         """Run every piece-id array through the model, longest first, in batches cut by
         :func:`plan_batches`; ``consume(indices, vectors, read)`` gets each batch's input
         positions, the vectors at the positions ``readout(indices)`` names, and that readout.
-        A CUDA out-of-memory error halves the batch and retries. Returns the padding ratio
+        A CUDA out-of-memory error halves the batch and retries; vectors that are not all
+        finite raise :class:`~sparktext.errors.ModelOutputError` (a vector of NaN is no answer). Returns the padding ratio
         (padded positions / all positions computed)."""
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
@@ -260,6 +263,12 @@ class BertEngine:
                 _free_cuda_cache()
                 plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
                 continue
+            if not np.isfinite(vectors).all():
+                raise ModelOutputError(
+                    f"{self.model_path} computed NaN or infinite vectors ({self.engine}, {self.precision}, "
+                    f"{self.device}): its weights hold non-finite numbers, or {self.precision} overflowed "
+                    "(try precision 'fp32')"
+                )
             consume(indices, vectors, read)
             real += sum(lengths[start:stop])
             padded += lengths[start] * len(indices)
@@ -357,18 +366,6 @@ class BertEngine:
 
         ratio = self.forward_sorted(pieces, batch_size, readout, consume)
         return SentenceVectors(out, truncated, ratio)
-
-
-def _has_pooler_weights(model_path: str) -> bool:
-    """Whether the checkpoint's weights hold a pooler (read from the safetensors headers)."""
-    from safetensors import safe_open
-
-    for name in os.listdir(model_path):
-        if name.endswith(".safetensors"):
-            with safe_open(os.path.join(model_path, name), framework="numpy") as weights:
-                if any(key.endswith("pooler.dense.weight") for key in weights.keys()):
-                    return True
-    return False
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

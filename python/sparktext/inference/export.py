@@ -30,6 +30,8 @@ import time
 import warnings
 from typing import Iterator
 
+from sparktext.errors import ModelOutputError
+
 logger = logging.getLogger(__name__)
 
 #: Part of the cache key: bump it when the exported graph's inputs or outputs change.
@@ -199,6 +201,11 @@ def _check_graph(graph: str, model, ids, mask, model_path: str) -> None:
 
     with torch.inference_mode():
         expected = model(ids, mask)[0].numpy()
+    if not np.isfinite(expected).all():  # no graph can be checked against NaN: name the model's fault
+        raise ModelOutputError(
+            f"{model_path} computed NaN or infinite vectors (torch, fp32, before its ONNX export): its weights hold "
+            "non-finite numbers"
+        )
     inputs = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
     try:
         import onnxruntime

@@ -127,7 +127,15 @@ def check_safe_name(value: str, what: str) -> str:
     Traceback (most recent call last):
     ...
     ValueError: name '../x' looks like a path; model names and languages are lowercase letters, digits, '_', '-' and '.'
+    >>> check_safe_name("BERT_BASE_CASED", "name")
+    Traceback (most recent call last):
+    ...
+    ValueError: name 'BERT_BASE_CASED' has upper-case letters; model names and languages are lower case: 'bert_base_cased'
     """
+    if isinstance(value, str) and value != value.lower() and _SAFE_NAME.match(value.lower()) and ".." not in value:
+        raise ValueError(
+            f"{what} {value!r} has upper-case letters; model names and languages are lower case: {value.lower()!r}"
+        )
     if not isinstance(value, str) or not _SAFE_NAME.match(value) or ".." in value:
         raise ValueError(
             f"{what} {value!r} looks like a path; model names and languages are lowercase letters, "

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -37,13 +38,46 @@ MODEL_FILE_PATTERNS = (
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 
 
+#: The tokenizer files a fast WordPiece tokenizer can be built from (one is enough).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+
+#: Rows an embedding table may have beyond its tokenizer's vocabulary: some checkpoints pad
+#: ``vocab_size`` to a multiple of 8, 64 or 128 for the hardware. A tokenizer smaller by more
+#: than this, or larger at all, belongs to another model.
+VOCAB_PADDING_ROWS = 128
+
+
 def model_files(folder: str) -> list[str]:
-    """Names of the files in ``folder`` that make the checkpoint (see MODEL_FILE_PATTERNS)."""
-    return sorted(
+    """Names of the files in ``folder`` that make the checkpoint (see MODEL_FILE_PATTERNS).
+
+    Raises :class:`ModelFileError` for a file that is a symbolic link resolving outside the
+    folder: it is copied into saved pipelines and shipped to executors, and a link could
+    carry any file of this machine along. The one exception is huggingface_hub's own cache,
+    whose ``snapshots/<revision>/`` files link into the repository's ``blobs/``.
+    """
+    names = sorted(
         name for name in os.listdir(folder)
         if os.path.isfile(os.path.join(folder, name))
         and any(fnmatch.fnmatch(name, pattern) for pattern in MODEL_FILE_PATTERNS)
     )
+    for name in names:
+        _check_link(folder, name)
+    return names
+
+
+def _check_link(folder: str, name: str) -> None:
+    path = os.path.join(folder, name)
+    if not os.path.islink(path):
+        return
+    target = os.path.realpath(path)
+    allowed = [os.path.realpath(folder)]
+    if os.path.basename(os.path.dirname(os.path.abspath(folder))) == "snapshots":
+        allowed.append(os.path.realpath(os.path.join(folder, os.pardir, os.pardir, "blobs")))
+    if not any(target.startswith(root + os.sep) for root in allowed):
+        raise ModelFileError(
+            f"{path} is a link to {target}, outside the model folder: refused, because the checkpoint's files "
+            "are copied into saved pipelines and shipped to executors. Copy the file into the folder instead."
+        )
 
 
 def read_checkpoint_config(folder: str) -> dict:
@@ -51,10 +85,17 @@ def read_checkpoint_config(folder: str) -> dict:
 
     Checks: the folder and its config exist; the config is JSON of a BERT-family model; the
     weights are safetensors (pickle checkpoints are refused, with how to convert them); every
-    safetensors file is whole (its header parses and its size matches what the header says).
+    safetensors file is whole (its header parses and its size matches what the header says);
+    no file is a link leaving the folder (:func:`model_files`); there are tokenizer files
+    whose vocabulary fits the embedding table; the weights are exactly the encoder the config
+    describes (:func:`check_weight_names`). Each failure is a :class:`ModelFileError` or
+    ``FileNotFoundError`` naming the folder or file.
     """
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"model folder {folder!r} does not exist")
+    fingerprint = checkpoint_fingerprint(folder)  # also refuses links leaving the folder
+    if fingerprint in _CHECKED:
+        return dict(_CHECKED[fingerprint])
     config_path = os.path.join(folder, "config.json")
     if not os.path.exists(config_path):
         raise FileNotFoundError(f"{config_path} is missing: not a Hugging Face checkpoint folder")
@@ -80,15 +121,152 @@ def read_checkpoint_config(folder: str) -> dict:
             if pickled else ""
         )
         raise FileNotFoundError(f"{folder}: no safetensors weights (model.safetensors).{hint}")
+    stored: dict[str, list[int]] = {}
     for name in weights:
-        check_safetensors_file(os.path.join(folder, name))
+        header = check_safetensors_file(os.path.join(folder, name))
+        stored.update((key, list(value.get("shape", []))) for key, value in header.items() if key != "__metadata__")
+    _check_tokenizer(folder, config)
+    check_weight_names(folder, stored)
     if "hidden_size" not in config and "dim" in config:  # distilbert names it dim
         config["hidden_size"] = config["dim"]
+    _CHECKED[fingerprint] = dict(config)
     return config
 
 
-def check_safetensors_file(path: str) -> None:
-    """Raise :class:`ModelFileError` naming ``path`` when it is not a whole safetensors file.
+#: The configs of the checkpoints this process checked, by :func:`checkpoint_fingerprint`: the
+#: stages check before every job and LightPipeline call, and the first check of a model builds
+#: its skeleton (an import of transformers and torch); files that change get a new fingerprint.
+_CHECKED: dict[str, dict] = {}
+
+
+def has_pooler_weights(folder: str) -> bool:
+    """Whether the checkpoint's weights hold a trained pooler (read from the safetensors headers)."""
+    from safetensors import safe_open
+
+    for name in os.listdir(folder):
+        if name.endswith(".safetensors"):
+            with safe_open(os.path.join(folder, name), framework="numpy") as weights:
+                if any(key.endswith("pooler.dense.weight") for key in weights.keys()):
+                    return True
+    return False
+
+
+def _check_tokenizer(folder: str, config: dict) -> None:
+    """A fast tokenizer can be built from the folder, and its vocabulary fits the model's
+    embedding table: without tokenizer files transformers would build one from a handful of
+    special tokens and every word would become [UNK]; another model's tokenizer would map
+    words to the wrong rows."""
+    present = [name for name in TOKENIZER_FILES if os.path.isfile(os.path.join(folder, name))]
+    if not present:
+        raise ModelFileError(
+            f"{folder}: no tokenizer files (needs one of {list(TOKENIZER_FILES)}); copy them from the model's "
+            "repository along with config.json and the weights"
+        )
+    size = tokenizer_vocabulary_size(folder)
+    vocab_size = config.get("vocab_size")
+    if isinstance(vocab_size, int) and not vocab_size - VOCAB_PADDING_ROWS < size <= vocab_size:
+        raise ModelFileError(
+            f"{folder}: the tokenizer ({present[0]}) has {size} entries but config.json's vocab_size is "
+            f"{vocab_size}: the tokenizer files belong to another model"
+        )
+
+
+def tokenizer_vocabulary_size(folder: str) -> int:
+    """How many ids the folder's tokenizer gives out: one more than the largest id of
+    ``tokenizer.json`` (its vocabulary and added tokens), else the lines of ``vocab.txt``."""
+    tokenizer_json = os.path.join(folder, "tokenizer.json")
+    if os.path.isfile(tokenizer_json):
+        try:
+            with open(tokenizer_json, encoding="utf-8") as handle:
+                tokenizer = json.load(handle)
+            ids = list((tokenizer.get("model") or {}).get("vocab", {}).values())
+            ids += [token["id"] for token in tokenizer.get("added_tokens") or []]
+            return max(int(i) for i in ids) + 1 if ids else 0
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"{tokenizer_json} is not a readable tokenizer file: {error}") from error
+    with open(os.path.join(folder, "vocab.txt"), encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
+def check_weight_names(folder: str, stored: dict[str, list[int]]) -> None:
+    """Raise :class:`ModelFileError` unless the safetensors weights ``stored`` (name -> shape)
+    are exactly the encoder the folder's ``config.json`` describes.
+
+    transformers loads what matches and fills the rest with random numbers, with only a log
+    table to say so: weights saved under another prefix (``model.bert.``, as a converted
+    Lightning checkpoint has) would give random vectors. The expected names and shapes come
+    from the model built on PyTorch's ``meta`` device (no memory, no weights read). A task
+    model's weights (``bert.`` prefix plus its heads) are read as transformers reads them;
+    the pooler may be missing (masked-LM checkpoints have none; token vectors do not use it,
+    and BertSentenceEmbeddings refuses pooler vectors without it).
+    """
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    with torch.device("meta"):
+        skeleton = AutoModel.from_config(config)
+    expected = {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    prefix = f"{skeleton.base_model_prefix}."
+    renamed = {_current_weight_name(key): shape for key, shape in stored.items()}
+    if any(key.startswith(prefix) for key in renamed):  # a task model: its encoder under the prefix, then heads
+        encoder = {key[len(prefix):]: shape for key, shape in renamed.items() if key.startswith(prefix)}
+    else:
+        encoder = renamed
+    ignored = [re.compile(p) for p in getattr(skeleton, "_keys_to_ignore_on_load_unexpected", None) or []]
+    unexpected = sorted(
+        key for key in encoder
+        if key not in expected and not key.endswith("position_ids") and not any(p.search(key) for p in ignored)
+    )
+    pooler = [key for key in expected if key.startswith("pooler.")]
+    optional = pooler if not any(key in encoder for key in pooler) else []
+    missing = sorted(key for key in expected if key not in encoder and key not in optional)
+    mismatched = [
+        f"{key} {encoder[key]} (the config makes {shape})"
+        for key, shape in expected.items() if key in encoder and encoder[key] != shape
+    ]
+    if not (missing or unexpected or mismatched):
+        return
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} weights missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    if mismatched:
+        problems.append(f"{len(mismatched)} of another shape ({'; '.join(mismatched[:3])})")
+    hint = _prefix_hint(missing, list(stored))
+    raise ModelFileError(
+        f"{folder}: the safetensors weights do not fit the {config.model_type} model config.json describes: "
+        f"{'; '.join(problems)}. transformers would fill what is missing with random numbers.{hint}"
+    )
+
+
+def _current_weight_name(key: str) -> str:
+    """The name transformers loads ``key`` under: TensorFlow-era checkpoints (the original
+    BERTs among them) call LayerNorm's weight and bias ``gamma`` and ``beta``."""
+    if key.endswith(".gamma"):
+        return key[: -len("gamma")] + "weight"
+    if key.endswith(".beta"):
+        return key[: -len("beta")] + "bias"
+    return key
+
+
+def _prefix_hint(missing: list[str], stored: list[str]) -> str:
+    """A sentence naming the prefix the stored names carry, when they are the missing ones
+    with something in front."""
+    for key in stored:
+        for name in missing:
+            if key.endswith("." + name):
+                return (
+                    f" The stored names carry the prefix {key[: -len(name)]!r} ({key}): save the encoder with "
+                    "transformers' save_pretrained, or rename the weights without it."
+                )
+    return ""
+
+
+def check_safetensors_file(path: str) -> dict:
+    """Raise :class:`ModelFileError` naming ``path`` when it is not a whole safetensors file;
+    return its header (tensor name -> dtype, shape and byte range).
 
     The format is an 8-byte little-endian header length, a JSON header giving each tensor's
     byte range, then the data: a truncated download is caught by comparing the file's size
@@ -116,6 +294,7 @@ def check_safetensors_file(path: str) -> None:
             f"{path} is truncated or corrupt: {size} bytes, its header describes {expected} "
             "(an interrupted download? delete the folder and fetch it again)"
         )
+    return header
 
 
 def tokenizer_lowercases(folder: str) -> bool:

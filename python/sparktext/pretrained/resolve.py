@@ -130,8 +130,8 @@ def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = Non
         f"model {entry.name!r} ({entry.lang}) was not found. Looked in, in order:\n  - {places}\n"
         f"To install it by hand, copy a Hugging Face model folder of {entry.hub_repo} (config.json, "
         f"model.safetensors, tokenizer files) to {cached}, e.g. on a machine with internet: "
-        f"huggingface-cli download {entry.hub_repo} --local-dir {cached} "
-        f"--include {' '.join(repr(p) for p in MODEL_FILE_PATTERNS)}; or set {CACHE_ENV} to a folder "
+        f"hf download {entry.hub_repo} --revision {entry.revision} --local-dir {cached} "
+        f"{' '.join(f'--include {p!r}' for p in MODEL_FILE_PATTERNS)}; or set {CACHE_ENV} to a folder "
         f"holding {entry.folder_name}/, or pass remote_loc."
     )
 

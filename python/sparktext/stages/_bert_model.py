@@ -34,16 +34,20 @@ from sparktext.pretrained.checkpoint import (
     read_checkpoint_config,
     tokenizer_lowercases,
 )
-from sparktext.pretrained.catalog import ModelEntry
+from sparktext.pretrained.catalog import ModelEntry, find_model
 from sparktext.pretrained.resolve import cache_folder, cache_subfolder, resolve_pretrained
 from sparktext.pretrained.shipping import executor_model_path, is_connect_session, ship_model_folder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
 
 
 def _sentence_length(value) -> int:
+    """Wordpieces per window, [CLS] and [SEP] included: at least one piece between them, and
+    at most BERT's 512 positions (a model with fewer positions caps the window itself)."""
     number = TypeConverters.toInt(value)
-    if not 1 <= number <= 512:
-        raise ValueError(f"maxSentenceLength must be in 1..512 (wordpieces per window), got {value!r}")
+    if not 3 <= number <= 512:
+        raise ValueError(
+            f"maxSentenceLength must be in 3..512 (wordpieces per window, [CLS] and [SEP] included), got {value!r}"
+        )
     return number
 
 
@@ -79,7 +83,7 @@ class BertModelStage(AnnotatorTransformer):
         int_at_least("batchSize", 0),
     )
     maxSentenceLength: Param[int] = Param(
-        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (1..512)", _sentence_length
+        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (3..512)", _sentence_length
     )
     caseSensitive: Param[bool] = Param(
         Params._dummy(), "caseSensitive", "False lowercases text before wordpiece", TypeConverters.toBoolean
@@ -164,13 +168,13 @@ class BertModelStage(AnnotatorTransformer):
         >>> embeddings.getDimension(), embeddings.getCaseSensitive(), embeddings.getStorageRef()
         (384, False, 'all_minilm_l6_v2')
         """
-        resolved = resolve_pretrained(name or cls.defaultPretrainedName, lang, remote_loc)
-        entry = resolved.entry
-        if entry.kind != cls.catalogKind:
+        entry = find_model(name or cls.defaultPretrainedName, lang)
+        if entry.kind != cls.catalogKind:  # before looking for its files: the answer does not depend on them
             other = "BertSentenceEmbeddings" if entry.kind == "sentence" else "BertEmbeddings"
             raise ValueError(
                 f"{entry.name!r} is a {entry.kind} model; load it with {other}.pretrained({entry.name!r}, {entry.lang!r})"
             )
+        resolved = resolve_pretrained(entry.name, entry.lang, remote_loc)
         return cls(modelPath=os.path.abspath(resolved.folder), **cls._catalog_params(entry))
 
     @classmethod
@@ -246,13 +250,14 @@ class BertModelStage(AnnotatorTransformer):
         return column_metadata(self.outputAnnotatorType, dimension=self.getDimension(), ref=self.getStorageRef())
 
     def checkModel(self) -> None:
-        """Raise unless the stage has a model folder that exists here (before any job)."""
+        """Raise unless the stage has a model folder here that it can run (before any job)."""
         stage = describe_stage(self)
         if not self.isDefined(self.modelPath):
             name = type(self).__name__
             raise SchemaError(f"{stage}: no model; use {name}.pretrained(name, lang) or {name}.loadSavedModel(folder)")
         if not os.path.isdir(self.getModelPath()):
             raise FileNotFoundError(f"{stage}: model folder {self.getModelPath()!r} does not exist (moved or deleted?)")
+        read_checkpoint_config(self.getModelPath())  # checked once per process while its files stay the same
         try:
             check_engine_settings(self.getEngine(), self.getDevice(), self.getPrecision())
         except EngineNotAvailableError as error:

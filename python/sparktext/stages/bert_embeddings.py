@@ -48,7 +48,7 @@ class BertEmbeddings(BertModelStage):
         Sequences per forward pass; 0 picks by device: 16 on CPU in fp32 (16 and 32 measured
         alike there), 32 on CPU in bf16 (measured faster), 64 on GPU.
     maxSentenceLength : int, default 128
-        Wordpieces per window, [CLS] and [SEP] included (1..512).
+        Wordpieces per window, [CLS] and [SEP] included (3..512).
     caseSensitive : bool
         From the model's tokenizer (False for uncased models); False lowercases tokens first.
     dimension : int

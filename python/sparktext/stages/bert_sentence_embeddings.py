@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 import numpy as np
@@ -11,11 +12,15 @@ from pyspark.ml.param import Param, Params
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
+from sparktext.errors import ModelFileError
 from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES, get_engine
 from sparktext.params import one_of
 from sparktext.pretrained.catalog import ModelEntry
-from sparktext.stages._base import set_given_params
+from sparktext.pretrained.checkpoint import has_pooler_weights
+from sparktext.stages._base import describe_stage, set_given_params
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
+
+logger = logging.getLogger(__name__)
 
 #: Sentences embedded per engine call: enough to sort and batch well, few enough that a
 #: partition of long documents never holds all its vectors at once.
@@ -86,6 +91,27 @@ class BertSentenceEmbeddings(BertModelStage):
     @classmethod
     def _catalog_params(cls, entry: ModelEntry) -> dict:
         return {**super()._catalog_params(entry), "poolingStrategy": entry.sentence_pooling}
+
+    @classmethod
+    def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False) -> "BertSentenceEmbeddings":
+        """As :meth:`BertEmbeddings.loadSavedModel`; a checkpoint without a trained pooler is
+        named in a warning here, and refused at ``transform()`` unless ``poolingStrategy`` is
+        ``mean``."""
+        stage = super().loadSavedModel(folder, spark, allow_pickle=allow_pickle)
+        if not has_pooler_weights(stage.getModelPath()):
+            logger.warning(
+                "%s has no pooler weights: BertSentenceEmbeddings needs setPoolingStrategy('mean') for it", folder
+            )
+        return stage
+
+    def checkModel(self) -> None:
+        """As the base class, and ``pooler`` vectors need the checkpoint's trained pooler."""
+        super().checkModel()
+        if self.getPoolingStrategy() == "pooler" and not has_pooler_weights(self.getModelPath()):
+            raise ModelFileError(
+                f"{describe_stage(self)}: {self.getModelPath()} has no pooler weights (a masked-LM checkpoint?), so "
+                "poolingStrategy 'pooler' would give random vectors; use setPoolingStrategy('mean')"
+            )
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
