@@ -63,7 +63,7 @@ def ewt_documents():
     import ewt
 
     if not ewt.DEFAULT_PATH.exists():
-        pytest.fail(f"the EWT dev file is missing at {ewt.DEFAULT_PATH} (../shared/data beside the checkout)")
+        pytest.fail(f"the EWT dev file is missing at {ewt.DEFAULT_PATH} (it is part of the repository: is the clone complete?)")
     return ewt.load_documents()
 
 

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_bert.py [--model minilm|bert-base] [--precision fp32|bf16]``
 (``--help`` lists the rest; ``--conf key=value`` passes a Spark setting to sparktext's session)
 
-On the UD English-EWT dev documents (``../shared/data``), it times:
+On the UD English-EWT dev documents (``benchmarks/data``), it times:
 
 * sparktext: DocumentAssembler -> SentenceDetector -> Tokenizer -> BertEmbeddings on Spark
   (``--master``, default local[2]), written to Spark's ``noop`` sink, warm workers (Spark

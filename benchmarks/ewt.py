@@ -9,10 +9,12 @@ Offsets are Python ``str`` indices with ``end`` inclusive, like sparktext's anno
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import pathlib
 from typing import Iterator
 
-DEFAULT_PATH = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "en_ewt-ud-dev.conllu"
+# Carried in the repository (see data/README.md for its licence), so a clone needs nothing beside it.
+DEFAULT_PATH = pathlib.Path(__file__).resolve().parent / "data" / "en_ewt-ud-dev.conllu.gz"
 
 Span = tuple[int, int]
 
@@ -39,7 +41,8 @@ def _read_sentences(path: pathlib.Path) -> Iterator[tuple[str | None, _Sentence]
     text: str | None = None
     forms: list[str] = []
     skip_until = 0
-    with open(path, encoding="utf-8") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line.startswith("# newdoc"):
