@@ -224,3 +224,68 @@ def test_an_engine_that_cannot_run_is_a_one_line_error(spark, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("sparktext: error: BertEmbeddings (uid ") and "engine 'onnx' does not run bf16 on cpu" in err
     assert "\n" not in err and not (tmp_path / "o").exists()
+
+
+def test_a_folder_of_mixed_formats_is_refused_naming_the_files_that_do_not_fit(spark, tmp_path, capsys):
+    # Read as one format, the .txt lines became rows of nulls beside the real ones (exit 0).
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "a.jsonl").write_text('{"text": "One."}\n{"text": "Two."}\n')
+    (mixed / "b.jsonl").write_text('{"text": "Three."}\n')
+    (mixed / "notes.txt").write_text("a line of notes\n")
+    assert cli.main(["annotate", str(mixed), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "mixes formats: read as json, but notes.txt is not json" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+    parquet_and_csv = tmp_path / "pc"
+    spark.createDataFrame([("One.",)], "text string").coalesce(1).write.parquet(str(parquet_and_csv))
+    (parquet_and_csv / "extra.csv").write_text("text\nTwo.\n")
+    assert cli.main(["annotate", str(parquet_and_csv), str(tmp_path / "out2"), "--format", "parquet"]) == 2
+    assert "extra.csv is not parquet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_row_that_does_not_parse_is_an_error_or_counted_when_skipped(spark, tmp_path, capsys, fmt):
+    source = tmp_path / f"in.{'jsonl' if fmt == 'json' else 'csv'}"
+    if fmt == "json":
+        source.write_text('{"id": 1, "text": "One."}\n{"id": 2, "text": "Two. Broken\n{"id": 3, "text": "Three."}\n')
+    else:  # a row with more fields than the header
+        source.write_text('id,text\n1,One.\n2,Two.,surplus,fields\n3,Three.\n')
+    assert cli.main(["annotate", str(source), str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has a row that does not parse" in err and source.name in err
+    assert "Two." in err and "--skip-bad-rows" in err
+    assert not (tmp_path / "out").exists()
+
+    assert cli.main(["annotate", str(source), str(tmp_path / "out"), "--no-progress", "--skip-bad-rows"]) == 0
+    assert "1 input rows did not parse and were left out" in capsys.readouterr().out
+    rows = spark.read.parquet(str(tmp_path / "out")).orderBy("id").collect()
+    assert [(int(r.id), r.text) for r in rows] == [(1, "One."), (3, "Three.")]  # no row of nulls
+
+
+def test_empty_inputs_and_a_csv_without_header_say_so(spark, tmp_path, capsys):
+    (tmp_path / "empty.jsonl").write_text("")
+    assert cli.main(["annotate", str(tmp_path / "empty.jsonl"), str(tmp_path / "o")]) == 2
+    assert "is empty" in capsys.readouterr().err
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    assert cli.main(["annotate", str(tmp_path / "blank.jsonl"), str(tmp_path / "o")]) == 2
+    assert "has no records" in capsys.readouterr().err
+
+    headless = tmp_path / "headless.csv"
+    headless.write_text("The first line is data.\nSo is the second.\n")
+    assert cli.main(["annotate", str(headless), str(tmp_path / "o")]) == 2
+    assert "--no-header --text-col _c0" in capsys.readouterr().err
+    assert cli.main(["annotate", str(headless), str(tmp_path / "o"), "--no-header", "--text-col", "_c0"]) == 0
+    texts = sorted(r._c0 for r in spark.read.parquet(str(tmp_path / "o")).collect())
+    assert texts == ["So is the second.", "The first line is data."]
+
+
+def test_a_cuda_device_this_machine_lacks_is_one_line_before_spark_starts(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert cli.main(["embed", str(SAMPLE), str(tmp_path / "o"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "sparktext: error: --device cuda: this machine has no CUDA GPU that torch can use (use --device auto or cpu)"

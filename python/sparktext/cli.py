@@ -36,31 +36,88 @@ class CliError(Exception):
     """A mistake in the command's input: reported in one line, exit status 2."""
 
 
-def detect_format(path: str) -> str:
-    """The input format from the file name (or the first file of a folder)."""
-    probe = path
-    if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if not n.startswith((".", "_")))
-        if not names:
-            raise CliError(f"input folder {path!r} has no files")
-        probe = names[0]
-    lowered = probe.lower()
-    for suffixes, fmt in (((".csv", ".tsv"), "csv"), ((".json", ".jsonl", ".ndjson"), "json"), ((".parquet",), "parquet")):
+#: File name endings and the format they mean; any other file is plain text.
+SUFFIX_FORMATS = (((".csv", ".tsv"), "csv"), ((".json", ".jsonl", ".ndjson"), "json"), ((".parquet",), "parquet"))
+
+
+def format_of_name(name: str) -> str:
+    """The format a file's name says (``text`` when its ending names none)."""
+    lowered = name.lower()
+    for suffixes, fmt in SUFFIX_FORMATS:
         if lowered.endswith(suffixes):
             return fmt
     return "text"
 
 
-def read_input(spark, path: str, fmt: str, text_col: str):
-    """Read ``path`` as a DataFrame that has a string column ``text_col``."""
+def input_files(path: str) -> list[str]:
+    """The data files Spark reads from ``path``: the file itself, or every file under the
+    folder except the hidden and bookkeeping ones (``.crc``, ``_SUCCESS``) Spark skips too."""
+    if not os.path.isdir(path):
+        return [path]
+    files = []
+    for folder, subfolders, names in os.walk(path):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "_")))
+        files += [os.path.join(folder, n) for n in sorted(names) if not n.startswith((".", "_"))]
+    return files
+
+
+def detect_format(path: str, fmt: str = "auto") -> str:
+    """The one format of the input: from the file names, or ``fmt`` when given.
+
+    A folder whose files say different formats is refused, naming the files that do not fit:
+    Spark would read them all as the first one's format, and JSON read from a text file (or
+    Parquet bytes read as CSV) becomes rows of nulls, not an error."""
+    files = input_files(path)
+    if not files:
+        raise CliError(f"input folder {path!r} has no files")
+    if all(os.path.getsize(f) == 0 for f in files):
+        raise CliError(f"input {path!r} is empty" if len(files) == 1 else f"input folder {path!r} holds only empty files")
+    formats = {f: format_of_name(f) for f in files}
+    if fmt == "auto":
+        counts = {name: list(formats.values()).count(name) for name in set(formats.values())}
+        fmt = max(sorted(counts), key=counts.get)  # most files decide; the others are named
+        misfits = [f for f, name in formats.items() if name != fmt]
+    else:  # an unknown ending is read as asked; a known one must agree
+        misfits = [f for f, name in formats.items() if name not in (fmt, "text")]
+    if misfits:
+        shown = ", ".join(os.path.relpath(f, path) for f in misfits[:5])
+        more = f" and {len(misfits) - 5} more" if len(misfits) > 5 else ""
+        raise CliError(
+            f"input folder {path!r} mixes formats: read as {fmt}, but {shown}{more} "
+            f"{'is' if len(misfits) == 1 else 'are'} not {fmt}; give one format per input"
+        )
+    return fmt
+
+
+#: The column Spark's permissive JSON and CSV readers put a row into when it does not parse.
+CORRUPT_COLUMN = "_corrupt_record"
+#: Marks our own error among Spark's, to report it in one line (see run_job).
+BAD_ROW_MARK = "sparktext-bad-input-row: "
+
+
+def read_input(spark, path: str, fmt: str, text_col: str, *, header: bool = True):
+    """Read ``path`` as a DataFrame that has a string column ``text_col``.
+
+    JSON and CSV rows that do not parse are kept in ``_corrupt_record``, for
+    ``handle_bad_rows`` to refuse or skip; never read on as rows of nulls."""
     if not os.path.exists(path) and "://" not in path:
         raise CliError(f"input {path!r} does not exist")
-    fmt = detect_format(path) if fmt == "auto" else fmt
+    if "://" not in path:
+        fmt = detect_format(path, fmt)
+    elif fmt == "auto":
+        fmt = format_of_name(path)
     try:
         if fmt == "csv":
-            df = spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(path)
+            reader = spark.read.option("header", header).option("multiLine", True).option("escape", '"')
+            if "://" not in path and all(f.lower().endswith(".tsv") for f in input_files(path)):
+                reader = reader.option("sep", "\t")
+            names = reader.csv(path).columns
+            # Strings for every column (nothing is inferred), plus the column for rows whose
+            # field count does not fit the header: without it they are padded with nulls.
+            schema = ", ".join(f"`{n.replace('`', '``')}` string" for n in names + [CORRUPT_COLUMN])
+            df = reader.schema(schema).option("columnNameOfCorruptRecord", CORRUPT_COLUMN).csv(path)
         elif fmt == "json":
-            df = spark.read.json(path)
+            df = spark.read.option("columnNameOfCorruptRecord", CORRUPT_COLUMN).json(path)
         elif fmt == "parquet":
             df = spark.read.parquet(path)
         else:
@@ -68,11 +125,48 @@ def read_input(spark, path: str, fmt: str, text_col: str):
         columns = df.columns
     except Exception as error:  # Spark raises many kinds here; all mean "cannot read this"
         raise CliError(f"cannot read {path!r} as {fmt}: {str(error).splitlines()[0]}") from error
-    if "_corrupt_record" in columns and text_col not in columns:
+    fields = [c for c in columns if c != CORRUPT_COLUMN]
+    if not fields and CORRUPT_COLUMN in columns:
         raise CliError(f"{path!r} is not valid {fmt}: no record could be parsed")
+    if not fields:
+        raise CliError(f"{path!r} has no records (only blank lines)")
     if text_col not in columns:
-        raise CliError(f"input has no column {text_col!r}; its columns are {columns} (use --text-col)")
+        hint = " (use --text-col)"
+        if fmt == "csv" and header:
+            hint = f" (use --text-col; if the file has no header line, pass --no-header --text-col _c0)"
+        raise CliError(f"input has no column {text_col!r}; its columns are {fields}{hint}")
     return df
+
+
+def handle_bad_rows(df, skip: bool):
+    """``df`` without its unparsed rows: the job fails on the first one, naming its file and
+    text, or with ``skip`` drops them and counts them (the count is read after the job).
+
+    Returns the DataFrame and the Observation holding the count (None when nothing is counted)."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    if CORRUPT_COLUMN not in df.columns:
+        return df, None
+    bad = F.col(CORRUPT_COLUMN).isNotNull()
+    if skip:
+        observation = Observation("sparktext bad rows")
+        counted = df.observe(observation, F.sum(bad.cast("long")).alias("bad_rows"))
+        return counted.filter(~bad).drop(CORRUPT_COLUMN), observation
+    message = F.concat(
+        F.lit(BAD_ROW_MARK), F.input_file_name(), F.lit(" has a row that does not parse: "),
+        F.substring(F.col(CORRUPT_COLUMN), 1, 120),
+    )
+    return df.filter(F.coalesce(F.when(bad, F.raise_error(message)), F.lit(True))).drop(CORRUPT_COLUMN), None
+
+
+def bad_row_error(error: Exception) -> CliError | None:
+    """Our bad-row message out of Spark's failed job, as one line (None when it is not ours)."""
+    match = re.search(re.escape(BAD_ROW_MARK) + r"(.*)", str(error))
+    if match is None:
+        return None
+    text = re.sub(r"\s*SQLSTATE: \w+.*$", "", match.group(1)).strip()
+    return CliError(f"{text} (fix the row, or pass --skip-bad-rows to leave such rows out and count them)")
 
 
 #: What Spark's Parquet writer leaves in an output folder: part files, their checksums and
@@ -162,7 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--overwrite", action="store_true",
                              help="replace an existing output folder of Spark output, once the new output is complete")
         command.add_argument("--text-col", default="text", help="column holding the text (default: text)")
-        command.add_argument("--format", default="auto", choices=FORMATS, help="input format (default: from the name)")
+        command.add_argument("--format", default="auto", choices=FORMATS,
+                             help="input format (default: from the file names; a folder must hold one format)")
+        command.add_argument("--no-header", action="store_true",
+                             help="CSV without a header line: the columns are _c0, _c1, ... (then e.g. --text-col _c0)")
+        command.add_argument("--skip-bad-rows", action="store_true",
+                             help="leave out JSON/CSV rows that do not parse and report how many (default: such a row "
+                                  "is an error)")
         command.add_argument("--master", default=DEFAULT_MASTER,
                              help=f"Spark master (default: {DEFAULT_MASTER}: every core, a failed task retried up to 4 times)")
         command.add_argument("--partitions", type=int, default=None,
@@ -290,6 +390,21 @@ class TaskProgress:
                 bar.refresh()
 
 
+def check_local_device(device: str, master: str) -> None:
+    """Refuse ``--device cuda[:N]`` that this machine cannot give, before Spark starts: on a
+    local master the workers are this machine (on a cluster the executors decide, not us)."""
+    if not device.startswith("cuda") or not master.startswith("local"):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.split(":", 1)[1]) if device.startswith("cuda:") and device[5:].isdigit() else 0
+    if count == 0:
+        raise CliError(f"--device {device}: this machine has no CUDA GPU that torch can use (use --device auto or cpu)")
+    if index >= count:
+        raise CliError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+
+
 def run_job(args: argparse.Namespace) -> dict:
     from pyspark.ml import Pipeline
     from pyspark.sql import functions as F
@@ -301,18 +416,29 @@ def run_job(args: argparse.Namespace) -> dict:
     args.input, args.output = (path if "://" in path else os.path.abspath(path) for path in (args.input, args.output))
     check_output(args.input, args.output, args.overwrite)
     check_master(args.master)
+    if args.command == "embed":
+        check_local_device(args.device, args.master)
     spark = sparktext.start(master=args.master, conf={"spark.ui.showConsoleProgress": "false"})
-    spark.sparkContext.setLogLevel("ERROR")
+    # Task failures are retried, and a failed job is reported (in one line where we know its
+    # cause, else as its traceback): Spark's per-task stacks would bury either.
+    spark.sparkContext.setLogLevel("FATAL")
     stages, annotation_columns = build_stages(args)
-    df = read_input(spark, args.input, args.format, args.text_col)
+    df = read_input(spark, args.input, args.format, args.text_col, header=not args.no_header)
+    df, bad_rows = handle_bad_rows(df, skip=args.skip_bad_rows)
     df = spread_partitions(df, args.partitions)
     started = time.perf_counter()
     result = Pipeline(stages=stages).fit(df).transform(df)
     # Spark's save mode matters only for a Hadoop URI; a local output is written to a fresh
     # sibling and renamed into place (staged_output).
     mode = "overwrite" if args.overwrite else "errorifexists"
-    with TaskProgress(spark, enabled=not args.no_progress), staged_output(args.output) as target:
-        result.select(*df.columns, *annotation_columns).write.mode(mode).parquet(target)
+    try:
+        with TaskProgress(spark, enabled=not args.no_progress), staged_output(args.output) as target:
+            result.select(*df.columns, *annotation_columns).write.mode(mode).parquet(target)
+    except Exception as error:  # a failed Spark job: ours to word if a bad row failed it
+        reported = bad_row_error(error)
+        if reported is None:
+            raise
+        raise reported from None
     elapsed = time.perf_counter() - started
     written = spark.read.parquet(args.output)
     if "token" in written.columns:
@@ -326,7 +452,9 @@ def run_job(args: argparse.Namespace) -> dict:
         tokens.alias("tokens"),
         F.sum(F.size("sentence")).alias("sentences") if "sentence" in written.columns else F.lit(None).alias("sentences"),
     ).first()
-    return {"rows": totals.rows, "tokens": totals.tokens or 0, "sentences": totals.sentences, "seconds": elapsed}
+    skipped = (bad_rows.get.get("bad_rows") or 0) if bad_rows is not None else None
+    return {"rows": totals.rows, "tokens": totals.tokens or 0, "sentences": totals.sentences, "seconds": elapsed,
+            "skipped_rows": skipped}
 
 
 def summary_line(output: str, summary: dict) -> str:
@@ -339,7 +467,10 @@ def summary_line(output: str, summary: dict) -> str:
         parts.append(f"{summary['tokens']} tokens")
     rate = (f"{summary['tokens'] / seconds:,.0f} tokens/s" if summary["tokens"]
             else f"{(summary.get('sentences') or 0) / seconds:,.0f} sentences/s")
-    return f"wrote {output}: {', '.join(parts)} in {summary['seconds']:.1f} s ({rate})"
+    line = f"wrote {output}: {', '.join(parts)} in {summary['seconds']:.1f} s ({rate})"
+    if summary.get("skipped_rows") is not None:
+        line += f"; {summary['skipped_rows']} input rows did not parse and were left out (--skip-bad-rows)"
+    return line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
