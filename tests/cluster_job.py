@@ -15,11 +15,12 @@ import sys
 
 import pyarrow as pa
 from pyspark.ml import Pipeline
-from pyspark.sql.functions import arrow_udf
+from pyspark.sql.types import StringType
 
 import sparktext
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
 from sparktext.stages._bert_model import model_worker_pool
+from sparktext.stages._spark_udf import with_batch_column
 
 TEXTS = [
     "Hello world. The dog was a friend!",
@@ -60,8 +61,8 @@ def main(master: str, model_folder: str, output: str) -> None:
     result = transformed.select("id", "embeddings").orderBy("id").collect()
     vectors = [a.embeddings for row in result for a in row.embeddings]
     with model_worker_pool(spark):  # the probe runs in the workers that ran BertEmbeddings
-        load_probe = arrow_udf(report_loads, "string")("id").alias("loads")
-    probes = spark.range(0, 64, 1, 16).select(load_probe).collect()
+        probed = with_batch_column(spark.range(0, 64, 1, 16), "loads", report_loads, ["id"], StringType(), {})
+    probes = probed.select("loads").collect()
     loads = {(path, count) for probe in probes for path, count in json.loads(probe.loads)}
     with open(output, "w", encoding="utf-8") as handle:
         json.dump({"rows": len(result), "texts": [TEXTS[n % len(TEXTS)] for n in range(60)], "vectors": vectors,

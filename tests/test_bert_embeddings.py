@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from pyspark.ml import Pipeline
-from pyspark.sql.functions import arrow_udf
+from pyspark.sql.types import StringType
 
 from sparktext import BertEmbeddings, DocumentAssembler, SchemaError, SentenceDetector, Tokenizer
 
@@ -195,6 +195,7 @@ def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
     serve every task after, each on one thread (spark.task.cpus); the rule stages' workers never
     load it."""
     from sparktext.stages._bert_model import model_worker_pool
+    from sparktext.stages._spark_udf import with_batch_column
 
     df = spark.createDataFrame([(d.text,) for d in ewt_documents[:80]], "text string").repartition(8)
     model = pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(4)).fit(df)
@@ -213,7 +214,8 @@ def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
 
     def probe() -> dict[int, tuple[int, int]]:
         """Each worker's pid: (model loads, torch threads)."""
-        rows = spark.range(0, 64, 1, 8).select(arrow_udf(report, "string")("id").alias("probe")).collect()
+        ids = spark.range(0, 64, 1, 8)
+        rows = with_batch_column(ids, "probe", report, ["id"], StringType(), {}).select("probe").collect()
         return {pid: (loads, threads) for pid, loads, threads in (map(int, r.probe.split(":")) for r in rows)}
 
     with model_worker_pool(spark):  # the probe runs where BertEmbeddings' UDF runs

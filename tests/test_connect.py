@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyspark
 import pytest
 from pyspark.ml import PipelineModel
 
@@ -20,6 +21,10 @@ from sparktext import BertEmbeddings, DocumentAssembler, LightPipeline, Sentence
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.skipif(
+    tuple(int(p) for p in pyspark.__version__.split(".")[:2]) < (4, 0),
+    reason="PySpark 3.5's package has no Spark Connect server (a separate jar that --packages fetches online)",
+)
 def test_full_pipeline_from_a_connect_client(tmp_path, tiny_bert_path):
     pytest.importorskip("grpc", reason="Spark Connect needs pyspark[connect] (the test extra installs it)")
     model = tmp_path / "model_copy"

@@ -133,7 +133,7 @@ def read_input(spark, path: str, fmt: str, text_col: str, *, header: bool = True
     if text_col not in columns:
         hint = " (use --text-col)"
         if fmt == "csv" and header:
-            hint = f" (use --text-col; if the file has no header line, pass --no-header --text-col _c0)"
+            hint = " (use --text-col; if the file has no header line, pass --no-header --text-col _c0)"
         raise CliError(f"input has no column {text_col!r}; its columns are {fields}{hint}")
     return df
 

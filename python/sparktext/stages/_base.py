@@ -9,7 +9,7 @@ message naming the stage, the column, what it found and what it expects.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 from pyspark import TaskContext
@@ -17,12 +17,12 @@ from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from sparktext.annotation import ANNOTATION_DDL, annotator_type_of, column_metadata, is_annotation_type
+from sparktext.annotation import ANNOTATION_DDL, annotation_spark_type, annotator_type_of, column_metadata, is_annotation_type
 from sparktext.errors import SchemaError
 from sparktext.params import HasInputCols, HasOutputCol, HasOutputCols, describe_stage
+from sparktext.stages._spark_udf import BatchFunction, with_batch_column
 
 
 def with_annotator_column(dataset: DataFrame, name: str, column: Column, metadata: dict) -> DataFrame:
@@ -116,20 +116,20 @@ class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, Defaul
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         columns = self.checkInputColumns(dataset.schema)
-        return self._with_output(dataset, self._annotate(*[F.col(c) for c in columns]))
+        return with_batch_column(
+            dataset, self.getOutputCol(), self.batch_function(), columns, annotation_spark_type(), self.outputMetadata()
+        )
 
-    def _with_output(self, dataset: DataFrame, annotated: Column) -> DataFrame:
-        """``dataset`` with the output column, carrying the output column's metadata."""
-        return with_annotator_column(dataset, self.getOutputCol(), annotated, self.outputMetadata())
-
-    def _annotate(self, *columns: Column) -> Column:
-        """The expression computing the output column from the input columns."""
+    def batch_function(self) -> BatchFunction:
+        """The stage's work on one Arrow batch of its input columns, built from its params
+        (and checked here, on the driver, so bad settings fail before any job): a picklable
+        function that holds no reference to the stage. Its Spark UDF runs it on the executors
+        (see :mod:`sparktext.stages._spark_udf`); LightPipeline calls it in this process."""
         raise NotImplementedError
 
     def annotate_arrow(self, *columns: pa.Array) -> pa.Array:
-        """The output column for one Arrow batch of the input columns, computed in this
-        process: the function the stage's Spark UDF runs, which LightPipeline calls directly."""
-        raise NotImplementedError
+        """The output column for one Arrow batch of the input columns, computed in this process."""
+        return self.batch_function()(*columns)
 
 
 class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParamsReadable, DefaultParamsWritable):
@@ -172,24 +172,3 @@ class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParam
             annotators = [f.name for f in dataset.schema.fields if is_annotation_type(f.dataType) and f.name not in columns]
             finished = finished.drop(*annotators)
         return finished
-
-
-def arrow_annotator_udf(function: Callable[..., pa.Array], inputs: int = 1) -> Callable[..., Column]:
-    """Wrap ``annotator column(s) -> annotator column`` as a Spark Arrow UDF of ``inputs``
-    columns (1 or 2).
-
-    Arrow UDFs (Spark 4.1+) hand the function whole ``pyarrow`` arrays: no pandas round trip
-    and no Python object per row on the way in or out.
-    """
-    from pyspark.sql.functions import arrow_udf
-
-    # Spark reads the UDF kind from the type hints, so each arity is spelled out.
-    def one(column: pa.Array) -> pa.Array:
-        return function(column)
-
-    def two(first: pa.Array, second: pa.Array) -> pa.Array:
-        return function(first, second)
-
-    if inputs not in (1, 2):
-        raise ValueError(f"arrow_annotator_udf takes 1 or 2 input columns, got {inputs}")
-    return arrow_udf(one if inputs == 1 else two, returnType=ANNOTATION_DDL)

@@ -12,13 +12,12 @@ import contextlib
 import dataclasses
 import os
 import threading
-from typing import Iterator, Tuple
+from typing import Callable, Iterator
 
 import pyarrow as pa
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
@@ -38,6 +37,7 @@ from sparktext.pretrained.catalog import ModelEntry, find_model
 from sparktext.pretrained.resolve import cache_folder, cache_subfolder, resolve_pretrained
 from sparktext.pretrained.shipping import executor_model_path, is_connect_session, ship_model_folder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
+from sparktext.stages._spark_udf import with_batch_column
 
 
 def _sentence_length(value) -> int:
@@ -278,35 +278,32 @@ class BertModelStage(AnnotatorTransformer):
             lowercase=not self.getCaseSensitive(),
         )
 
-    def annotate_arrow(self, *columns: pa.Array) -> pa.Array:
-        """The output column for one Arrow batch of the input columns, on this machine (what
-        LightPipeline runs; the Spark UDF runs the same function on the executors)."""
+    def batch_function(self) -> Callable[..., pa.Array]:
+        """The embedding of one Arrow batch on this machine (what LightPipeline runs; the
+        Spark UDF runs the same ``_embed_batches`` over a task's batches on the executors)."""
         self.checkModel()
-        return pa.concat_arrays(list(self._embed_batches(self.settings(), [tuple(columns)])))
+        settings, embed_batches = self.settings(), self._embed_batches
+
+        def embed_batch(*columns: pa.Array) -> pa.Array:
+            return pa.concat_arrays(list(embed_batches(settings, [tuple(columns)])))
+
+        return embed_batch
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         self.checkModel()
         columns = self.checkInputColumns(dataset.schema)
         settings = self.settings(ship_model_folder(dataset.sparkSession, self.getModelPath()))
-        with model_worker_pool(dataset.sparkSession):
-            embedded = self._embedding_udf(settings)(*[F.col(c) for c in columns])
-        return self._with_output(dataset, embedded)
-
-    def _embedding_udf(self, settings: EmbeddingSettings):
-        from pyspark.sql.functions import arrow_udf
-
         embed_batches = self._embed_batches
 
-        # Spark reads the UDF kind from the type hints: one column comes as arrays, several
-        # as tuples; _embed_batches always gets tuples.
-        def one_column(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
-            yield from embed_batches(settings, ((column,) for column in batches))
+        # A task's whole stream of batches: the model is loaded once per worker and kept.
+        def embed_stream(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+            return embed_batches(settings, batches)
 
-        def columns(batches: Iterator[Tuple[pa.Array, pa.Array]]) -> Iterator[pa.Array]:
-            yield from embed_batches(settings, batches)
-
-        udf = one_column if len(self.inputAnnotatorTypes) == 1 else columns
-        return arrow_udf(udf, returnType=annotation_spark_type(null_free_vectors=True))
+        with model_worker_pool(dataset.sparkSession):
+            return with_batch_column(
+                dataset, self.getOutputCol(), embed_stream, columns, annotation_spark_type(null_free_vectors=True),
+                self.outputMetadata(), per_partition=True,
+            )
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:

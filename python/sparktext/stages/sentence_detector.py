@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sparktext.annotation import AnnotatorType
@@ -13,7 +15,6 @@ from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, int_at_least, one_of
 from sparktext.stages._base import (
     AnnotatorTransformer,
-    arrow_annotator_udf,
     report_dropped,
     set_given_params,
     with_annotator_column,
@@ -178,17 +179,13 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
             max_length=self.getMaxLength(),
         )
 
-    def annotate_arrow(self, documents: pa.Array) -> pa.Array:
-        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
-        return detect_sentences(documents, self.rules())
-
-    def _annotate(self, documents: Column) -> Column:
+    def batch_function(self) -> Callable[[pa.Array], pa.Array]:
         rules = self.rules()
 
-        def detect(column: pa.Array) -> pa.Array:
-            return detect_sentences(column, rules)
+        def detect(documents: pa.Array) -> pa.Array:
+            return detect_sentences(documents, rules)
 
-        return arrow_annotator_udf(detect)(documents)
+        return detect
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         result = super()._transform(dataset)

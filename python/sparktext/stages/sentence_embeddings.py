@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from sparktext.annotation import AnnotatorType, column_metadata
+from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import SchemaError
-from sparktext.stages._base import AnnotatorTransformer, arrow_annotator_udf, describe_stage, set_given_params, with_annotator_column
+from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
+from sparktext.stages._spark_udf import with_batch_column
 
 POOLING_STRATEGIES = ("AVERAGE", "SUM")
 
@@ -94,18 +96,21 @@ class SentenceEmbeddings(AnnotatorTransformer):
         dimension = self.getDimension() or upstream.get("dimension")
         ref = self.getStorageRef() or upstream.get("ref")
         extra = {key: value for key, value in (("dimension", dimension), ("ref", ref)) if value is not None}
+        return with_batch_column(
+            dataset, self.getOutputCol(), self.batch_function(dimension), [sentences_col, embeddings_col],
+            annotation_spark_type(), column_metadata(self.outputAnnotatorType, **extra),
+        )
+
+    def batch_function(self, dimension: int | None = None) -> Callable[[pa.Array, pa.Array], pa.Array]:
+        """The pooling of one Arrow batch; ``dimension`` (when this stage's is unset) is the
+        word embeddings column's, which every vector must have."""
         strategy, stage = self.getPoolingStrategy(), describe_stage(self)
+        dimension = self.getDimension() or dimension
 
-        def pool(sentence_column: pa.Array, embedding_column: pa.Array) -> pa.Array:
-            return pool_sentence_vectors(sentence_column, embedding_column, strategy, dimension, stage)
+        def pool(sentences: pa.Array, embeddings: pa.Array) -> pa.Array:
+            return pool_sentence_vectors(sentences, embeddings, strategy, dimension, stage)
 
-        output = self.getOutputCol()
-        pooled = arrow_annotator_udf(pool, inputs=2)(F.col(sentences_col), F.col(embeddings_col))
-        return with_annotator_column(dataset, output, pooled, column_metadata(self.outputAnnotatorType, **extra))
-
-    def annotate_arrow(self, sentences: pa.Array, embeddings: pa.Array) -> pa.Array:
-        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
-        return pool_sentence_vectors(sentences, embeddings, self.getPoolingStrategy(), self.getDimension(), describe_stage(self))
+        return pool
 
 
 def pool_sentence_vectors(

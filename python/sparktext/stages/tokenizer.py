@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
@@ -15,7 +17,6 @@ from sparktext.params import HasMinMaxLength, HasOutputCol
 from sparktext.stages._base import (
     AnnotatorTransformer,
     HasAnnotatorInputs,
-    arrow_annotator_udf,
     report_dropped,
     set_given_params,
 )
@@ -288,18 +289,14 @@ class TokenizerModel(AnnotatorTransformer, _TokenizerParams):
         self._set_tokenizer_defaults()
         set_given_params(self, self._input_kwargs)
 
-    def annotate_arrow(self, sentences: pa.Array) -> pa.Array:
-        """The output column for one Arrow batch (the UDF's body; LightPipeline runs it too)."""
-        return tokenize_annotations(sentences, self.rules())
-
-    def _annotate(self, sentences: Column) -> Column:
+    def batch_function(self) -> Callable[[pa.Array], pa.Array]:
         rules = self.rules()
         get_tokenizer(rules)  # compile here, on the driver, so a bad pattern fails before the job
 
-        def tokenize_batch(column: pa.Array) -> pa.Array:
-            return tokenize_annotations(column, rules)
+        def tokenize_batch(sentences: pa.Array) -> pa.Array:
+            return tokenize_annotations(sentences, rules)
 
-        return arrow_annotator_udf(tokenize_batch)(sentences)
+        return tokenize_batch
 
 
 def tokenize_annotations(sentences: pa.Array, rules: TokenizerRules) -> pa.Array:

@@ -1,0 +1,138 @@
+"""The one place that turns a stage's Arrow batch function into Spark work, per Spark version.
+
+A stage hands :func:`with_batch_column` a picklable function of ``pyarrow`` arrays (the input
+columns of one Arrow batch) returning the output column as one array with a row per input row;
+LightPipeline calls the same function directly. How Spark runs it depends on the version:
+
+* Spark 4.1+ has Arrow UDFs (``pyspark.sql.functions.arrow_udf``): Spark sends only the input
+  columns to Python, whole ``pyarrow`` arrays, no pandas round trip.
+* Spark 3.5 and 4.0 have none. ``pandas_udf`` would turn every annotation into Python objects
+  on the way in and out; ``DataFrame.mapInArrow`` (Spark 3.3+) keeps Arrow all the way, at the
+  cost of sending the whole row to Python, which appends the output column to each batch.
+
+Both give the same schema (column order as ``withColumn``), the same values and the same
+column metadata; the tests run on each.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Callable, Iterable, Iterator, Sequence
+
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, StructField, StructType
+
+#: Whether this PySpark has Arrow UDFs (4.1+); without them stages run through ``mapInArrow``.
+HAS_ARROW_UDF = hasattr(F, "arrow_udf")
+
+#: A function of one batch's input columns returning the output column for those rows.
+BatchFunction = Callable[..., pa.Array]
+#: A function of a task's stream of input-column tuples returning output arrays that cover the
+#: same rows in the same order (sliced as it likes): stages that keep a model across batches.
+PartitionFunction = Callable[[Iterator[tuple[pa.Array, ...]]], Iterable[pa.Array]]
+
+
+def with_batch_column(
+    dataset: DataFrame,
+    output: str,
+    function: BatchFunction | PartitionFunction,
+    inputs: Sequence[str],
+    return_type: DataType,
+    metadata: dict,
+    *,
+    per_partition: bool = False,
+) -> DataFrame:
+    """``dataset`` with column ``output`` computed by ``function`` from the ``inputs`` columns,
+    carrying ``metadata`` (replacing a column of that name in place, as ``withColumn`` does).
+
+    ``per_partition`` says ``function`` is a :data:`PartitionFunction`, else a
+    :data:`BatchFunction`. ``withMetadata`` sets the metadata rather than an alias: under Spark
+    Connect, ``withColumn`` drops an alias's metadata, and downstream stages read their input
+    columns' annotator types from it.
+    """
+    if len(inputs) not in (1, 2):  # the Arrow UDF shapes spelled out below
+        raise ValueError(f"a stage's batch function takes 1 or 2 input columns, got {len(inputs)}: {list(inputs)}")
+    if HAS_ARROW_UDF:
+        column = _arrow_udf(function, len(inputs), return_type, per_partition)(*[F.col(c) for c in inputs])
+        computed = dataset.withColumn(output, column)
+    else:
+        computed = _map_in_arrow(dataset, output, function, inputs, return_type, per_partition)
+    return computed.withMetadata(output, metadata)
+
+
+def _arrow_udf(function, arity: int, return_type: DataType, per_partition: bool):
+    from pyspark.sql.functions import arrow_udf
+
+    # Spark reads the UDF kind from the type hints, so each shape is spelled out: one column
+    # comes as arrays, several as tuples; a PartitionFunction always gets tuples.
+    if per_partition:
+        def one_stream(batches: Iterator[pa.Array]) -> Iterator[pa.Array]:
+            yield from function((column,) for column in batches)
+
+        def two_streams(batches: Iterator[tuple[pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+            yield from function(batches)
+
+        shapes = {1: one_stream, 2: two_streams}
+    else:
+        def one(column: pa.Array) -> pa.Array:
+            return function(column)
+
+        def two(first: pa.Array, second: pa.Array) -> pa.Array:
+            return function(first, second)
+
+        shapes = {1: one, 2: two}
+    return arrow_udf(shapes[arity], returnType=return_type)
+
+
+def _map_in_arrow(dataset: DataFrame, output: str, function, inputs: Sequence[str], return_type: DataType,
+                  per_partition: bool) -> DataFrame:
+    names = dataset.schema.names
+    positions = [names.index(c) for c in inputs]
+    new_field = StructField(output, return_type, nullable=True)
+    fields = [new_field if f.name == output else f for f in dataset.schema.fields]
+    if output not in names:
+        fields.append(new_field)
+    replaced = names.index(output) if output in names else None
+
+    def attach(batch: pa.RecordBatch, column: pa.Array) -> pa.RecordBatch:
+        arrays = list(batch.columns)
+        if replaced is None:
+            arrays.append(column)
+        else:
+            arrays[replaced] = column
+        return pa.RecordBatch.from_arrays(arrays, names=[f.name for f in fields])
+
+    def per_batch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            column = function(*[batch.column(i) for i in positions])
+            if len(column) != batch.num_rows:
+                raise RuntimeError(f"the function computing {output!r} returned {len(column)} rows for {batch.num_rows}")
+            yield attach(batch, column)
+
+    def per_stream(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # The function may regroup rows; its outputs are matched to the held input rows in order.
+        held: collections.deque[list] = collections.deque()  # [batch, rows of it already matched]
+
+        def input_columns() -> Iterator[tuple[pa.Array, ...]]:
+            for batch in batches:
+                held.append([batch, 0])
+                yield tuple(batch.column(i) for i in positions)
+
+        for column in function(input_columns()):
+            start = 0
+            while start < len(column):
+                while held and held[0][1] == held[0][0].num_rows:
+                    held.popleft()
+                if not held:
+                    raise RuntimeError(f"the function computing {output!r} returned more rows than it was given")
+                batch, offset = held[0]
+                take = min(len(column) - start, batch.num_rows - offset)
+                yield attach(batch.slice(offset, take), column.slice(start, take))
+                held[0][1] += take
+                start += take
+        if any(batch.num_rows > offset for batch, offset in held):
+            raise RuntimeError(f"the function computing {output!r} returned fewer rows than it was given")
+
+    return dataset.mapInArrow(per_stream if per_partition else per_batch, StructType(fields))
