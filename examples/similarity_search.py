@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None, spark=None) -> list[str]:
         .cache()
     )
     # the query goes through the same stages, on the driver, with no Spark job
-    query = sparktext.LightPipeline(embedder).fullAnnotate(args.query)["sentence_embeddings"][0].embeddings
+    query = sparktext.LightPipeline(embedder, parse_embeddings=True).fullAnnotate(args.query)[0]["sentence_embeddings"][0].embeddings
     ranked = index.withColumn("score", cosine_to(np.asarray(query))).orderBy(F.desc("score")).limit(args.top).collect()
     print(f"query: {args.query}")
     for row in ranked:

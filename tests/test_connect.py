@@ -42,7 +42,7 @@ def test_full_pipeline_from_a_connect_client(tmp_path, tiny_bert_path):
     light = LightPipeline(PipelineModel(stages=[
         DocumentAssembler(inputCol="text"), SentenceDetector(), TokenizerModel(inputCols=["sentence"]),
         BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols("sentence", "token").setPrecision("fp32"),
-    ]))
+    ]), parse_embeddings=True)
     expected = [a.embeddings for annotated in light.fullAnnotate(answer["texts"]) for a in annotated["embeddings"]]
     assert len(answer["vectors"]) == len(expected) > 100
     np.testing.assert_allclose(np.array(answer["vectors"]), np.array(expected), atol=1e-5)

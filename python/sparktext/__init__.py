@@ -22,6 +22,19 @@ from sparktext.stages.tokenizer import Tokenizer, TokenizerModel
 
 __version__ = "0.1.0"
 
+
+def version() -> str:
+    """The installed sparktext's version (Spark NLP code calls ``sparknlp.version()``).
+
+    Examples
+    --------
+    >>> import sparktext
+    >>> sparktext.version() == sparktext.__version__
+    True
+    """
+    return __version__
+
+
 __all__ = [
     "Annotation",
     "AnnotatorType",
@@ -39,6 +52,7 @@ __all__ = [
     "SparktextError",
     "Tokenizer",
     "TokenizerModel",
+    "version",
     "load",
     "start",
 ]

@@ -79,6 +79,11 @@ class Annotation:
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
     embeddings: list[float] = dataclasses.field(default_factory=list)
 
+    @property
+    def annotatorType(self) -> str:
+        """Spark NLP's name for :attr:`annotator_type`."""
+        return self.annotator_type
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any] | Sequence[Any]) -> "Annotation":
         """Build from a Spark ``Row``, a dict with the schema's field names, or a tuple."""

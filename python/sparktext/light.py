@@ -31,6 +31,11 @@ class LightPipeline:
     ----------
     pipeline_model : pyspark.ml.PipelineModel
         A fitted pipeline (``Pipeline(...).fit(df)``, or ``PipelineModel.load(path)``).
+    parse_embeddings : bool, default False
+        Whether ``fullAnnotate`` fills each annotation's ``embeddings``; without it they are
+        empty lists, as in Spark NLP (and the vectors are never turned into Python floats).
+    output_cols : list of str, optional
+        The columns the results hold (default: every annotator column the pipeline makes).
 
     Examples
     --------
@@ -45,7 +50,7 @@ class LightPipeline:
     ['Hello', 'world', '.', 'Bye', '!']
     """
 
-    def __init__(self, pipeline_model: Any) -> None:
+    def __init__(self, pipeline_model: Any, parse_embeddings: bool = False, output_cols: Sequence[str] | None = None) -> None:
         from pyspark.ml import PipelineModel
 
         from sparktext.stages._base import AnnotatorTransformer, FinisherTransformer
@@ -56,12 +61,16 @@ class LightPipeline:
                 f"LightPipeline needs a fitted PipelineModel (Pipeline(...).fit(df)), got {type(pipeline_model).__name__}"
             )
         self.pipeline_model = pipeline_model
+        self.parse_embeddings = bool(parse_embeddings)
+        self.output_cols = list(output_cols or [])
+        self._ignore_unsupported = False
         runnable = (DocumentAssembler, AnnotatorTransformer)
         self._stages = [stage for stage in pipeline_model.stages if isinstance(stage, runnable)]
         skipped = [
             type(stage).__name__ for stage in pipeline_model.stages
             if not isinstance(stage, runnable + (FinisherTransformer,))
         ]
+        self._skipped = skipped
         if skipped:
             logger.info("LightPipeline skips stages that are not annotators: %s", ", ".join(skipped))
         assemblers = [s for s in self._stages if isinstance(s, DocumentAssembler)]
@@ -89,18 +98,31 @@ class LightPipeline:
             columns[stage.getOutputCol()] = stage.annotate_arrow(*[columns[name] for name in names])
         return columns
 
-    def fullAnnotate(self, target: str | Sequence[str]) -> dict[str, list[Annotation]] | list[dict[str, list[Annotation]]]:
-        """Annotation objects (with embeddings) per output column: a dict for one string, a
-        list of dicts for a list of strings."""
-        return self._per_text(target, Annotation.from_row)
+    def fullAnnotate(self, target: str | Sequence[str]) -> list[dict[str, list[Annotation]]]:
+        """:class:`Annotation` objects per output column, one dict per text, in a list even for
+        one string (Spark NLP's shape: ``fullAnnotate(text)[0]["token"]``). Their
+        ``embeddings`` are filled only with ``parse_embeddings=True``."""
+        results = self._per_text(target, Annotation.from_row, vectors=self.parse_embeddings)
+        return results if not isinstance(target, str) else [results]
 
     def annotate(self, target: str | Sequence[str]) -> dict[str, list[str]] | list[dict[str, list[str]]]:
         """The ``result`` strings per output column: a dict for one string, a list of dicts for
         a list of strings (embedding columns give their annotations' texts, as in Spark NLP)."""
         return self._per_text(target, lambda item: item["result"])
 
-    def _per_text(self, target: str | Sequence[str], convert) -> dict | list[dict]:
-        """Run the stages on ``target`` and give each text ``{column: [convert(annotation)]}``."""
+    def setIgnoreUnsupported(self, value: bool) -> "LightPipeline":
+        """Accepted for Spark NLP code, where it lets a LightPipeline pass over stages it cannot
+        run. Here those (finishers, Spark ML models) are always passed over, named in one log
+        line when the LightPipeline is made; the flag changes nothing."""
+        self._ignore_unsupported = bool(value)
+        return self
+
+    def getIgnoreUnsupported(self) -> bool:
+        return self._ignore_unsupported
+
+    def _per_text(self, target: str | Sequence[str], convert, vectors: bool = False) -> dict | list[dict]:
+        """Run the stages on ``target`` and give each text ``{column: [convert(annotation)]}``
+        (``vectors``: keep each annotation's embeddings)."""
         if isinstance(target, str):
             texts = [target]
         elif isinstance(target, Iterable) and not isinstance(target, (bytes, dict)):
@@ -108,6 +130,13 @@ class LightPipeline:
         else:
             raise TypeError(f"LightPipeline annotates a string or a list of strings, got {type(target).__name__}")
         columns = self._run(texts)
+        if self.output_cols:
+            unknown = [name for name in self.output_cols if name not in columns]
+            if unknown:
+                raise ValueError(f"output_cols {unknown} are made by no stage; the pipeline makes {list(columns)}")
+            columns = {name: columns[name] for name in self.output_cols}
+        if not vectors:  # never turn the floats into Python objects only to drop them
+            columns = {name: _without_vectors(column) for name, column in columns.items()}
         results = [
             {name: [convert(item) for item in (column[row].as_py() or [])] for name, column in columns.items()}
             for row in range(len(texts))
@@ -117,3 +146,17 @@ class LightPipeline:
     def transform(self, dataframe):
         """The pipeline on a DataFrame, as Spark runs it (Spark NLP's LightPipeline has it too)."""
         return self.pipeline_model.transform(dataframe)
+
+
+def _without_vectors(column: pa.Array) -> pa.Array:
+    """An annotator column with every ``embeddings`` list null (the rest unchanged)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.offset:  # Arrow rebuilds a list array with nulls from unsliced offsets only
+        column = column.take(pa.array(range(len(column)), type=pa.int64()))
+    structs = column.values
+    fields = structs.flatten()  # the children as the struct array sees them (its offset applied)
+    index = structs.type.get_field_index("embeddings")
+    fields[index] = pa.nulls(len(structs), type=structs.type.field(index).type)
+    emptied = pa.StructArray.from_arrays(fields, fields=list(structs.type), mask=structs.is_null())
+    return pa.ListArray.from_arrays(column.offsets, emptied, mask=column.is_null())

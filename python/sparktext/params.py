@@ -7,9 +7,12 @@ param, what was given and what is allowed, the moment a bad value is set.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Iterable, Sequence
 
 from pyspark.ml.param import Param, Params, TypeConverters
+
+logger = logging.getLogger(__name__)
 
 
 def one_of(name: str, allowed: Sequence[str], *, lower: bool = True) -> Callable[[Any], str]:
@@ -58,6 +61,28 @@ class StageParams(Params):
             return super()._set(**kwargs)
         except (TypeError, ValueError) as error:
             raise type(error)(f"{describe_stage(self)}: {error}") from error
+
+    def setParams(self, **kwargs: Any) -> "StageParams":
+        """Set several params by name, as ``pyspark.ml`` stages' ``setParams`` do (Spark NLP
+        code calls it too); a name the stage does not have is a ``TypeError`` naming it."""
+        unknown = sorted(name for name in kwargs if not self.hasParam(name))
+        if unknown:
+            known = sorted(param.name for param in self.params)
+            raise TypeError(f"{describe_stage(self)}: no param(s) {unknown}; its params are {known}")
+        return self._set(**{name: value for name, value in kwargs.items() if value is not None})
+
+    def setLazyAnnotator(self, value: bool) -> "StageParams":
+        """Spark NLP's switch for annotators run only inside its RecursivePipeline. A plain
+        Spark ``Pipeline`` runs every stage, here as there: accepted, changes nothing (logged)."""
+        log_no_op(self, "setLazyAnnotator", value)
+        return self
+
+    def getLazyAnnotator(self) -> bool:
+        return False
+
+
+def log_no_op(stage: Params, method: str, value: Any) -> None:
+    logger.info("%s: %s(%r) has no meaning in sparktext; nothing changed", describe_stage(stage), method, value)
 
 
 def _flatten_args(values: Iterable[Any]) -> list[Any]:

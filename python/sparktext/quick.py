@@ -47,7 +47,7 @@ class QuickModel:
                 .setInputCols("sentence", "token").setOutputCol("embeddings"),
                 SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings"),
             ]
-        self.pipeline = LightPipeline(PipelineModel(stages=stages))
+        self.pipeline = LightPipeline(PipelineModel(stages=stages), parse_embeddings=True)
 
     def predict(self, texts: str | Sequence[str], output_level: str = "token"):
         """Embed ``texts``; a pandas DataFrame with one row per token, sentence or document.

@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import sys
-from typing import Mapping
+from typing import Any, Mapping
 
 from sparktext.errors import JavaNotFoundError
 
@@ -61,12 +61,22 @@ def check_master(master: str) -> str:
     return master
 
 
+#: Spark NLP's ``start()`` keywords that choose its jar or its own logging: accepted so its
+#: code runs unchanged; they have no meaning here (no jar; a GPU is used when there is one).
+SPARK_NLP_IGNORED_KEYWORDS = ("gpu", "apple_silicon", "aarch64", "log_folder", "cluster_tmp_dir",
+                              "real_time_output", "output_level")
+
+
 def start(
     *,
     master: str = DEFAULT_MASTER,
     app_name: str = "sparktext",
     driver_memory: str = "4g",
     conf: Mapping[str, str] | None = None,
+    memory: str | None = None,
+    cache_folder: str | None = None,
+    params: Mapping[str, str] | None = None,
+    **spark_nlp_keywords: Any,
 ):
     """Start (or return the running) SparkSession, configured for sparktext.
 
@@ -80,6 +90,15 @@ def start(
     driver_memory : str, default "4g"
     conf : mapping, optional
         Extra Spark settings, applied last.
+    memory, cache_folder, params
+        Spark NLP's ``start()`` keywords, with its meaning: the driver's memory (as
+        ``driver_memory``), the folder of downloaded models (``spark.sparktext.cache_folder``)
+        and extra Spark settings (as ``conf``).
+    **spark_nlp_keywords
+        Spark NLP's other keywords (``gpu``, ``apple_silicon``, ``aarch64``, ``log_folder``,
+        ``cluster_tmp_dir``, ``real_time_output``, ``output_level``) are accepted and change
+        nothing here (logged once): they choose Spark NLP's jar or its own logs. Any other
+        keyword is a ``TypeError`` naming it.
 
     Returns
     -------
@@ -95,6 +114,22 @@ def start(
     Python workers are started with this interpreter (``PYSPARK_PYTHON``, unless already
     set), so that executors find sparktext, pyarrow and torch in the same environment.
     """
+    unknown = sorted(set(spark_nlp_keywords) - set(SPARK_NLP_IGNORED_KEYWORDS))
+    if unknown:
+        raise TypeError(
+            f"start() got unexpected keyword argument(s) {unknown}; it takes master, app_name, driver_memory, conf, "
+            f"Spark NLP's memory, cache_folder, params, and accepts (ignoring) {list(SPARK_NLP_IGNORED_KEYWORDS)}"
+        )
+    if spark_nlp_keywords:
+        logger.info("start(): %s have no meaning in sparktext (no jar to choose; a GPU is used when there is one)",
+                    ", ".join(f"{k}={v!r}" for k, v in sorted(spark_nlp_keywords.items())))
+    if memory is not None:
+        driver_memory = memory
+    conf = {**(params or {}), **(conf or {})}
+    if cache_folder:
+        from sparktext.pretrained.resolve import CACHE_CONF
+
+        conf.setdefault(CACHE_CONF, cache_folder)
     check_master(master)
     find_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

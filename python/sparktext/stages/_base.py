@@ -140,6 +140,14 @@ class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParam
         Params._dummy(), "cleanAnnotations", "drop every annotator column from the output", TypeConverters.toBoolean
     )
 
+    def getOutputCols(self) -> list[str]:
+        """``outputCols``, or, when unset or empty (as in Spark NLP), ``finished_<inputCol>``
+        for each input column."""
+        given = self.getOrDefault(self.outputCols) if self.isDefined(self.outputCols) else []
+        if given:
+            return list(given)
+        return [f"finished_{c}" for c in (self.getInputCols() if self.isDefined(self.inputCols) else [])]
+
     def setCleanAnnotations(self, value: bool):
         return self._set(cleanAnnotations=value)
 
@@ -152,7 +160,7 @@ class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParam
         if not self.isDefined(self.inputCols) or not self.getInputCols():
             raise SchemaError(f"{stage}: inputCols is not set; set it to the annotator columns to finish")
         inputs = self.getInputCols()
-        outputs = self.getOutputCols() if self.isDefined(self.outputCols) else [f"finished_{c}" for c in inputs]
+        outputs = self.getOutputCols()
         if len(outputs) != len(inputs):
             raise SchemaError(f"{stage}: {len(inputs)} inputCols {inputs} but {len(outputs)} outputCols {outputs}")
         for column in inputs:

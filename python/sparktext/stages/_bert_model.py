@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import os
 import threading
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import pyarrow as pa
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -23,7 +23,7 @@ from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
 from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
-from sparktext.params import int_at_least
+from sparktext.params import log_no_op, int_at_least
 from sparktext.pretrained import storage
 from sparktext.pretrained.checkpoint import (
     checkpoint_fingerprint,
@@ -242,6 +242,19 @@ class BertModelStage(AnnotatorTransformer):
 
     def getEngine(self) -> str:
         return self.getOrDefault(self.engine)
+
+    # Spark NLP's TensorFlow-only settings: its code calls them; nothing here reads them.
+    def setIsLong(self, value: bool):
+        """Spark NLP: feed TensorFlow int64 ids. The engines here take the checkpoint's own
+        input types: accepted, changes nothing (logged)."""
+        log_no_op(self, "setIsLong", value)
+        return self
+
+    def setConfigProtoBytes(self, value: Sequence[int]):
+        """Spark NLP: TensorFlow session options. No TensorFlow here: accepted, changes
+        nothing (logged); threads and device are ``sparktext`` settings (``device``)."""
+        log_no_op(self, "setConfigProtoBytes", f"{len(value)} bytes")
+        return self
 
     def getModelPath(self) -> str:
         return self.getOrDefault(self.modelPath)

@@ -263,7 +263,8 @@ class Tokenizer(Estimator, _TokenizerParams, DefaultParamsReadable, DefaultParam
         return self.getOrDefault(self.exceptionsPath)
 
     def _fit(self, dataset: DataFrame) -> "TokenizerModel":
-        self.checkInputColumns(dataset.schema)  # the check transform() makes, before any job
+        # The columns are checked at transform(), as Spark NLP does: its docs fit a Tokenizer
+        # on a DataFrame that has only the text.
         from_file: tuple[str, ...] = ()
         if self.isDefined(self.exceptionsPath):
             lines = dataset.sparkSession.read.text(self.getExceptionsPath()).collect()
