@@ -84,12 +84,14 @@ def test_names_that_look_like_paths_are_refused(name, lang):
         BertEmbeddings.pretrained(name, lang)
 
 
-def test_upper_case_names_are_refused_as_such():
-    """Not "looks like a path": a name with capitals is a name, with the spelling that works."""
-    with pytest.raises(ValueError, match=r"name 'Bert' has upper-case letters; .* lower case: 'bert'"):
+def test_names_are_found_whatever_their_case():
+    """Spark NLP's names carry capitals (small_bert_L2_768): a name with capitals is a name, never "a path"."""
+    from sparktext.pretrained.catalog import find_model
+
+    assert find_model("BERT_BASE_CASED", "EN") == find_model("bert_base_cased", "en")
+    assert find_model("En.Embed.Bert.Base_Cased") == find_model("bert_base_cased")
+    with pytest.raises(KeyError, match=r"no model 'bert' for language 'en'; close matches"):
         BertEmbeddings.pretrained("Bert", "en")
-    with pytest.raises(ValueError, match=r"lang 'EN' has upper-case letters; .* lower case: 'en'"):
-        BertEmbeddings.pretrained("bert_base_cased", "EN")
 
 
 # -- resolution, step by step -------------------------------------------------------------------

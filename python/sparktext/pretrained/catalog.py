@@ -127,15 +127,7 @@ def check_safe_name(value: str, what: str) -> str:
     Traceback (most recent call last):
     ...
     ValueError: name '../x' looks like a path; model names and languages are lowercase letters, digits, '_', '-' and '.'
-    >>> check_safe_name("BERT_BASE_CASED", "name")
-    Traceback (most recent call last):
-    ...
-    ValueError: name 'BERT_BASE_CASED' has upper-case letters; model names and languages are lower case: 'bert_base_cased'
     """
-    if isinstance(value, str) and value != value.lower() and _SAFE_NAME.match(value.lower()) and ".." not in value:
-        raise ValueError(
-            f"{what} {value!r} has upper-case letters; model names and languages are lower case: {value.lower()!r}"
-        )
     if not isinstance(value, str) or not _SAFE_NAME.match(value) or ".." in value:
         raise ValueError(
             f"{what} {value!r} looks like a path; model names and languages are lowercase letters, "
@@ -188,13 +180,17 @@ def find_model(name: str, lang: str = "en") -> ModelEntry:
     --------
     >>> find_model("bert_base_cased", "en").hub_repo
     'google-bert/bert-base-cased'
+    >>> find_model("BERT_BASE_CASED", "EN").name
+    'bert_base_cased'
     >>> find_model("bert_base_case", "en")
     Traceback (most recent call last):
     ...
     KeyError: "no model 'bert_base_case' for language 'en'; close matches: bert_base_cased/en, bert_base_uncased/en, sent_bert_base_cased/en; sparktext.pretrained.list_models() lists them all"
     """
+    # Case does not matter: Spark NLP's own names carry capitals (small_bert_L2_768), ours none.
+    name, lang = (value.lower() if isinstance(value, str) else value for value in (name, lang))
     for entry in CATALOG:
-        if name in entry.aliases:
+        if name in (alias.lower() for alias in entry.aliases):
             return entry
     check_safe_name(name, "name")
     check_safe_name(lang, "lang")
