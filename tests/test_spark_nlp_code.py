@@ -81,3 +81,31 @@ def test_spark_nlp_setters_are_accepted(tiny_bert_path, caplog):
     with pytest.raises(TypeError, match=r"no param\(s\) \['outputColumn'\]"):
         Tokenizer().setParams(outputColumn="x")
     assert SentenceDetector().setLazyAnnotator(True).getLazyAnnotator() is False
+
+
+def test_input_columns_in_any_order_are_matched_by_annotator_type(spark, data, tiny_bert_path):
+    from sparktext import SentenceEmbeddings
+
+    def pipeline(bert_inputs, pooled_inputs):
+        return Pipeline(stages=[
+            DocumentAssembler().setInputCol("text").setOutputCol("document"),
+            Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+            BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(bert_inputs).setOutputCol("embeddings"),
+            SentenceEmbeddings().setInputCols(pooled_inputs).setOutputCol("pooled"),
+        ]).fit(data)
+
+    ordered = pipeline(["document", "token"], ["document", "embeddings"])
+    reversed_ = pipeline(["token", "document"], ["embeddings", "document"])  # Spark NLP's model cards write this
+    assert reversed_.transform(data).select("embeddings", "pooled").collect() == \
+        ordered.transform(data).select("embeddings", "pooled").collect()
+    light = LightPipeline(reversed_, parse_embeddings=True).fullAnnotate("Hello there.")[0]
+    expected = LightPipeline(ordered, parse_embeddings=True).fullAnnotate("Hello there.")[0]
+    assert light["pooled"] == expected["pooled"] and len(light["embeddings"]) == 3
+
+    twice = Pipeline(stages=[
+        DocumentAssembler().setInputCol("text").setOutputCol("document"),
+        Tokenizer().setInputCols(["document"]).setOutputCol("token"),
+        BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["token", "token"]),
+    ]).fit(data)
+    with pytest.raises(sparktext.SchemaError, match=r"must hold the types \['document', 'token'\], in any order"):
+        twice.transform(data)

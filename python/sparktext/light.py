@@ -84,17 +84,19 @@ class LightPipeline:
             if text is not None and not isinstance(text, str):
                 raise TypeError(f"LightPipeline annotates strings; text {number} is {type(text).__name__}")
         columns: dict[str, pa.Array] = {}
+        types: dict[str, str] = {}  # each column's annotator type, as transform()'s metadata says
         for stage in self._stages:
+            types[stage.getOutputCol()] = stage.outputAnnotatorType
             if isinstance(stage, DocumentAssembler):
                 columns[stage.getOutputCol()] = stage.annotate_arrow(pa.array(texts, type=pa.string()))
                 continue
-            names = stage.getInputCols()
-            missing = [name for name in names if name not in columns]
+            missing = [name for name in stage.getInputCols() if name not in columns]
             if missing:
                 raise ValueError(
                     f"{type(stage).__name__}: input column(s) {missing} are made by no earlier stage; "
                     f"the pipeline makes {list(columns)}"
                 )
+            names = stage.orderInputColumns(types)
             columns[stage.getOutputCol()] = stage.annotate_arrow(*[columns[name] for name in names])
         return columns
 

@@ -75,32 +75,50 @@ class HasAnnotatorInputs(HasInputCols):
     inputAnnotatorTypes: tuple[str, ...] = ()
 
     def checkInputColumns(self, schema: StructType) -> list[str]:
-        """Check ``inputCols`` against ``schema``; return them, or raise :class:`SchemaError`."""
-        stage = describe_stage(self)
-        expected = list(self.inputAnnotatorTypes)
-        if not self.isDefined(self.inputCols):
-            raise SchemaError(f"{stage}: inputCols is not set; expected columns of annotator types {expected}")
-        columns = self.getInputCols()
-        if len(columns) != len(expected):
-            raise SchemaError(
-                f"{stage}: inputCols has {len(columns)} column(s) {columns}, expected {len(expected)} "
-                f"of annotator types {expected}"
-            )
-        for column, wanted in zip(columns, expected):
+        """Check ``inputCols`` against ``schema``; return them in ``inputAnnotatorTypes``
+        order, or raise :class:`SchemaError`."""
+        columns = self._declared_input_columns()
+        for column, wanted in zip(columns, self.inputAnnotatorTypes):
             if column not in schema.names:
-                raise SchemaError(f"{stage}: input column {column!r} is missing; the DataFrame has {schema.names}")
+                raise SchemaError(f"{describe_stage(self)}: input column {column!r} is missing; the DataFrame has {schema.names}")
             field = schema[column]
             if not is_annotation_type(field.dataType):
                 raise SchemaError(
-                    f"{stage}: input column {column!r} has type {field.dataType.simpleString()}, "
+                    f"{describe_stage(self)}: input column {column!r} has type {field.dataType.simpleString()}, "
                     f"expected an annotator column of type {wanted!r} ({ANNOTATION_DDL})"
                 )
-            found = annotator_type_of(field)
-            if found != wanted:
-                found_text = repr(found) if found else "no annotatorType metadata"
+        return self.orderInputColumns({column: annotator_type_of(schema[column]) for column in columns})
+
+    def orderInputColumns(self, types: dict[str, str | None]) -> list[str]:
+        """``inputCols`` in ``inputAnnotatorTypes`` order, given each column's annotator type.
+
+        Like Spark NLP, columns are matched to the types they carry, so
+        ``setInputCols(["token", "document"])`` works too; a type that is missing or given
+        twice is a :class:`SchemaError` naming the column and what it holds."""
+        columns = self._declared_input_columns()
+        expected = list(self.inputAnnotatorTypes)
+        found = [types.get(column) for column in columns]
+        if found != expected and sorted(found, key=str) == sorted(expected):
+            return [columns[found.index(wanted)] for wanted in expected]
+        for column, holds, wanted in zip(columns, found, expected):
+            if holds != wanted:
+                found_text = repr(holds) if holds else "no annotatorType metadata"
                 raise SchemaError(
-                    f"{stage}: input column {column!r} holds {found_text}, expected annotator type {wanted!r}"
+                    f"{describe_stage(self)}: input column {column!r} holds {found_text}, expected annotator type "
+                    f"{wanted!r} (inputCols {columns} must hold the types {expected}, in any order)"
                 )
+        return columns
+
+    def _declared_input_columns(self) -> list[str]:
+        expected = list(self.inputAnnotatorTypes)
+        if not self.isDefined(self.inputCols):
+            raise SchemaError(f"{describe_stage(self)}: inputCols is not set; expected columns of annotator types {expected}")
+        columns = self.getInputCols()
+        if len(columns) != len(expected):
+            raise SchemaError(
+                f"{describe_stage(self)}: inputCols has {len(columns)} column(s) {columns}, expected {len(expected)} "
+                f"of annotator types {expected}"
+            )
         return columns
 
 
