@@ -473,3 +473,16 @@ def test_cache_entries_are_published_once_by_concurrent_writers_and_never_replac
     with pytest.raises(FileNotFoundError):  # a failed copy leaves nothing behind either
         copy_checkpoint(str(tmp_path / "missing"), str(tmp_path / "cache" / "other"))
     assert sorted(os.listdir(tmp_path / "cache")) == ["entry"]
+
+
+def test_the_catalog_listing_shows_every_alias_the_docs_use():
+    from sparktext.pretrained.catalog import CATALOG
+
+    listing = subprocess.run([sys.executable, "-m", "sparktext.pretrained"], capture_output=True, text=True,
+                             check=True).stdout
+    for entry in CATALOG:
+        for alias in entry.aliases:
+            line = next(line for line in listing.splitlines() if line.startswith(entry.name + " "))
+            assert alias in line, (alias, line)
+    documented = set(re.findall(r"`(en\.embed[\w.]*)`", (ROOT / "docs" / "light_pipeline.md").read_text()))
+    assert documented and all(alias in listing for alias in documented), documented

@@ -154,10 +154,11 @@ def showPublicModels(kind: str | None = None) -> str:
     Examples
     --------
     >>> print(showPublicModels().splitlines()[0].split())
-    ['name', 'lang', 'kind', 'dim', 'cased', 'source']
+    ['name', 'lang', 'kind', 'dim', 'cased', 'aliases', 'source']
     """
-    rows = [("name", "lang", "kind", "dim", "cased", "source")] + [
-        (e.name, e.lang, e.kind, str(e.dimension), "yes" if e.case_sensitive else "no", e.package or f"hub:{e.hub_repo}")
+    rows = [("name", "lang", "kind", "dim", "cased", "aliases", "source")] + [
+        (e.name, e.lang, e.kind, str(e.dimension), "yes" if e.case_sensitive else "no", ", ".join(e.aliases) or "-",
+         e.package or f"hub:{e.hub_repo}")
         for e in list_models(kind)
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
