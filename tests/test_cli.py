@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import pytest
 
@@ -21,7 +22,10 @@ def test_annotates_the_bundled_sample(spark, tmp_path, capsys):
     for row in rows:
         for token in row.token:
             assert row.text[token.begin : token.end + 1] == token.result
-    assert f"{len(lines)} rows" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert f"{len(lines)} rows" in summary
+    job, total = (float(x) for x in re.search(r" in ([\d.]+) s .*; ([\d.]+) s in all", summary).groups())
+    assert total >= job  # the time the user waited, start-up included, besides the job's own
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "text"])

@@ -468,6 +468,8 @@ def summary_line(output: str, summary: dict) -> str:
     rate = (f"{summary['tokens'] / seconds:,.0f} tokens/s" if summary["tokens"]
             else f"{(summary.get('sentences') or 0) / seconds:,.0f} sentences/s")
     line = f"wrote {output}: {', '.join(parts)} in {summary['seconds']:.1f} s ({rate})"
+    if summary.get("total_seconds") is not None:  # what the user waited, Spark's start included
+        line += f"; {summary['total_seconds']:.1f} s in all, with starting Spark and loading the model"
     if summary.get("skipped_rows") is not None:
         line += f"; {summary['skipped_rows']} input rows did not parse and were left out (--skip-bad-rows)"
     return line
@@ -476,8 +478,10 @@ def summary_line(output: str, summary: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
+    started = time.perf_counter()
     try:
         summary = run_job(args)
+        summary["total_seconds"] = time.perf_counter() - started
     except (CliError, SparktextError, FileNotFoundError, ValueError, KeyError, EngineNotAvailableError) as error:
         # KeyError's str() is the repr of its message: print the message itself.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
