@@ -149,12 +149,13 @@ def test_progress_bar_counts_finished_tasks(spark, tmp_path):
             time.sleep(0.4)
             return rows
 
-        with cli.TaskProgress(spark, interval=0.1):
+        with cli.TaskProgress(spark, interval=0.1, label="annotating"):
             df.mapInPandas(slow, "id long").write.mode("overwrite").format("noop").save()
     finally:
         sys.stderr = real_stderr
     counts = [int(done) for done in re.findall(r"\b(\d)/8\b", captured.getvalue())]
     assert counts and max(counts) >= 1 and counts == sorted(counts)  # 8 tasks seen, finishing
+    assert "annotating" in captured.getvalue() and "embedding" not in captured.getvalue()  # the command's word
 
 
 # -- the output never destroys data -----------------------------------------------------------

@@ -133,6 +133,17 @@ def test_long_sentences_are_windowed_and_lose_no_token(tiny_bert_path):
     np.testing.assert_allclose(result.vectors[:2], short[:2], atol=1e-5)
 
 
+def test_no_false_indexing_errors_warning_on_long_sentences(minilm_path, capfd):
+    # Long sentences are windowed here; transformers' warning that they "will result in indexing
+    # errors" (MiniLM's tokenizer says 512 at most) is false, and it landed in the CLI's progress bar.
+    engine = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch")
+    capfd.readouterr()
+    engine.embed([["hello", "world"] * 400], max_length=32, pooling="first")
+    engine.embed_sentences([" ".join(["hello"] * 800)], max_length=32, pooling="mean")
+    captured = capfd.readouterr()
+    assert "indexing errors" not in captured.err + captured.out
+
+
 def test_a_token_longer_than_the_window_keeps_its_first_pieces(tiny_bert_path):
     engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
     url = "https://example.com/" + "ab-cd." * 800

@@ -356,8 +356,9 @@ class TaskProgress:
     """A tqdm bar of the finished tasks of the running Spark jobs, polled from the driver's
     status tracker on a thread (Spark's own console bar is off: it would fight with ours)."""
 
-    def __init__(self, spark, enabled: bool = True, interval: float = 0.5) -> None:
+    def __init__(self, spark, enabled: bool = True, interval: float = 0.5, label: str = "tasks") -> None:
         self.context = spark.sparkContext
+        self.label = label
         self.enabled = enabled
         self.interval = interval
         self._stop = threading.Event()
@@ -379,7 +380,7 @@ class TaskProgress:
         tracker = self.context.statusTracker()
         done: dict[int, int] = {}
         total: dict[int, int] = {}
-        with tqdm(total=0, unit="task", desc="embedding", file=sys.stderr, leave=False) as bar:
+        with tqdm(total=0, unit="task", desc=self.label, file=sys.stderr, leave=False) as bar:
             while not self._stop.wait(self.interval):
                 for stage_id in tracker.getActiveStageIds():
                     info = tracker.getStageInfo(stage_id)
@@ -432,7 +433,7 @@ def run_job(args: argparse.Namespace) -> dict:
     # sibling and renamed into place (staged_output).
     mode = "overwrite" if args.overwrite else "errorifexists"
     try:
-        with TaskProgress(spark, enabled=not args.no_progress), staged_output(args.output) as target:
+        with TaskProgress(spark, enabled=not args.no_progress, label="embedding" if args.command == "embed" else "annotating"), staged_output(args.output) as target:
             result.select(*df.columns, *annotation_columns).write.mode(mode).parquet(target)
     except Exception as error:  # a failed Spark job: ours to word if a bad row failed it
         reported = bad_row_error(error)

@@ -125,6 +125,10 @@ class BertEngine:
         )
         if not self.tokenizer.is_fast:
             raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
+        # Sequences longer than the model takes are cut into windows (or, for sentence vectors,
+        # truncated) here, never by the tokenizer: its "Token indices sequence length is longer
+        # than the specified maximum ... will result in indexing errors" warning would be false.
+        self.tokenizer.model_max_length = sys.maxsize
         with open(os.path.join(model_path, "config.json"), encoding="utf-8") as handle:
             config = json.load(handle)
         self.hidden_size = int(config.get("hidden_size", config.get("dim", 0)))
