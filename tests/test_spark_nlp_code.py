@@ -109,3 +109,23 @@ def test_input_columns_in_any_order_are_matched_by_annotator_type(spark, data, t
     ]).fit(data)
     with pytest.raises(sparktext.SchemaError, match=r"must hold the types \['document', 'token'\], in any order"):
         twice.transform(data)
+
+
+def test_sentence_vectors_carry_spark_nlp_metadata_keys(data, tiny_bert_path):
+    from sparktext import BertSentenceEmbeddings, SentenceEmbeddings
+
+    fitted = Pipeline(stages=[
+        DocumentAssembler().setInputCol("text").setOutputCol("document"),
+        SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
+        Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
+        BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["sentence", "token"]).setOutputCol("embeddings"),
+        SentenceEmbeddings().setInputCols(["sentence", "embeddings"]).setOutputCol("pooled"),
+        BertSentenceEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["sentence"]).setOutputCol("sentence_bert"),
+    ]).fit(data)
+    row = fitted.transform(data).first()
+    for column in ("pooled", "sentence_bert"):
+        for number, annotation in enumerate(row[column]):
+            metadata = annotation.metadata
+            assert {"sentence", "token", "pieceId", "isWordStart"} <= set(metadata), (column, metadata)
+            assert (metadata["sentence"], metadata["token"], metadata["pieceId"], metadata["isWordStart"]) == (
+                str(number), annotation.result, "-1", "true")

@@ -162,3 +162,16 @@ def is_annotation_type(data_type: Any) -> bool:
 def annotator_type_of(field: "StructField") -> str | None:
     """The annotator type recorded in a column's metadata, or None when it has none."""
     return (field.metadata or {}).get(ANNOTATOR_TYPE_KEY)
+
+
+def spark_nlp_sentence_keys(sentence_text: str) -> dict[str, str]:
+    """The metadata keys Spark NLP gives every sentence-embeddings annotation, which code
+    reading its output expects: the sentence's text as ``token``, ``pieceId`` -1 and
+    ``isWordStart`` true.
+
+    Examples
+    --------
+    >>> spark_nlp_sentence_keys("Hi there.")
+    {'token': 'Hi there.', 'pieceId': '-1', 'isWordStart': 'true'}
+    """
+    return {"token": sentence_text, "pieceId": "-1", "isWordStart": "true"}

@@ -10,7 +10,7 @@ import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params
 
-from sparktext.annotation import AnnotatorType
+from sparktext.annotation import AnnotatorType, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import ModelFileError
 from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES, get_engine
@@ -141,6 +141,7 @@ def embed_sentences(sentences: pa.Array, settings: EmbeddingSettings) -> pa.Arra
         for position, i in enumerate(indices):
             metadata = {
                 "sentence": batch.metadata[i].get("sentence", str(position)),
+                **spark_nlp_sentence_keys(batch.results[i]),
                 "truncated": "true" if truncated[i] else "false",
             }
             builder.add(int(batch.begins[i]), int(batch.ends[i]), batch.results[i], metadata)

@@ -11,7 +11,7 @@ from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 
-from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
+from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import SchemaError
 from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
@@ -150,7 +150,11 @@ def pool_sentence_vectors(
         pooled /= np.maximum(counts, 1)[:, None]
     for row, indices in sentence_batch.by_row():
         for position, i in enumerate(indices):
-            metadata = {"sentence": sentence_batch.metadata[i].get("sentence", str(position)), "tokens": str(counts[i])}
+            metadata = {
+                "sentence": sentence_batch.metadata[i].get("sentence", str(position)),
+                **spark_nlp_sentence_keys(sentence_batch.results[i]),
+                "tokens": str(counts[i]),
+            }
             builder.add(int(sentence_batch.begins[i]), int(sentence_batch.ends[i]), sentence_batch.results[i], metadata)
         builder.end_row()
     return builder.finish(vectors_array(pooled))
