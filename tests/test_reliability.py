@@ -94,8 +94,8 @@ SCHEMA_MISTAKES = {
                               r"BertEmbeddings \(uid .*\): maxSentenceLength must be in 3..512.*got 513"),
     "unknown device": (lambda df, m: BertEmbeddings().setDevice("tpu"), ValueError, r"BertEmbeddings \(uid .*\): .*'tpu'"),
     "unknown precision": (lambda df, m: BertEmbeddings().setPrecision("int4"), ValueError, r"BertEmbeddings \(uid .*\): .*'int4'"),
-    "tokenizer on documents of the wrong type": (
-        lambda df, m: Tokenizer(inputCols=["text"]).fit(df), SchemaError, r"Tokenizer .*'text'"),
+    "tokenizer on documents of the wrong type": (  # checked at transform(), as Spark NLP does
+        lambda df, m: Tokenizer(inputCols=["text"]).fit(df).transform(df), SchemaError, r"TokenizerModel .*'text'"),
 }
 
 

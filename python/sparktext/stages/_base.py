@@ -1,9 +1,12 @@
 """What every annotator stage shares: declared annotator types, input checks, output metadata.
 
-A stage declares ``inputAnnotatorTypes`` (one per entry of ``inputCols``, in order) and
-``outputAnnotatorType``. :meth:`HasAnnotatorInputs.checkInputColumns` runs at the start of
-``transform()`` (and of ``fit()``), on the schema alone, so a wrong pipeline fails before any Spark job with a
-message naming the stage, the column, what it found and what it expects.
+A stage declares ``inputAnnotatorTypes`` and ``outputAnnotatorType``; its ``inputCols`` are
+matched to the declared types by the types they hold, in any order (as Spark NLP does).
+:meth:`HasAnnotatorInputs.checkInputColumns` runs at the start of ``transform()`` (not of
+``fit()``: Spark NLP fits a Tokenizer on the raw text), on the schema alone, so a wrong
+pipeline fails before any Spark job with a message naming the stage, the column, what it
+found and what it expects. Each stage's work is one picklable batch function
+(``batch_function()``), which :mod:`sparktext.stages._spark_udf` turns into Spark work.
 """
 
 from __future__ import annotations
