@@ -140,19 +140,28 @@ def read_input(spark, path: str, fmt: str, text_col: str, *, header: bool = True
 
 def handle_bad_rows(df, skip: bool):
     """``df`` without its unparsed rows: the job fails on the first one, naming its file and
-    text, or with ``skip`` drops them and counts them (the count is read after the job).
+    text, or with ``skip`` drops them, to be counted after the job.
 
-    Returns the DataFrame and the Observation holding the count (None when nothing is counted)."""
-    from pyspark.sql import Observation
+    Returns the DataFrame and a function giving that count (None when nothing is skipped)."""
     from pyspark.sql import functions as F
 
     if CORRUPT_COLUMN not in df.columns:
         return df, None
     bad = F.col(CORRUPT_COLUMN).isNotNull()
     if skip:
-        observation = Observation("sparktext bad rows")
-        counted = df.observe(observation, F.sum(bad.cast("long")).alias("bad_rows"))
-        return counted.filter(~bad).drop(CORRUPT_COLUMN), observation
+        def count_skipped() -> int:
+            # A second pass, over the bad rows only. Spark refuses a query of raw JSON/CSV that
+            # reads the corrupt-record column alone; caching the rows is its documented way
+            # around. (An Observation counted them within the job, but on Spark 4.0 a session
+            # that has used one then fails Spark ML's evaluators: ObservationManager is not
+            # serializable.)
+            rows = df.filter(bad).cache()
+            try:
+                return rows.count()
+            finally:
+                rows.unpersist()
+
+        return df.filter(~bad).drop(CORRUPT_COLUMN), count_skipped
     message = F.concat(
         F.lit(BAD_ROW_MARK), F.input_file_name(), F.lit(" has a row that does not parse: "),
         F.substring(F.col(CORRUPT_COLUMN), 1, 120),
@@ -425,7 +434,7 @@ def run_job(args: argparse.Namespace) -> dict:
     spark.sparkContext.setLogLevel("FATAL")
     stages, annotation_columns = build_stages(args)
     df = read_input(spark, args.input, args.format, args.text_col, header=not args.no_header)
-    df, bad_rows = handle_bad_rows(df, skip=args.skip_bad_rows)
+    df, count_skipped = handle_bad_rows(df, skip=args.skip_bad_rows)
     df = spread_partitions(df, args.partitions)
     started = time.perf_counter()
     result = Pipeline(stages=stages).fit(df).transform(df)
@@ -453,7 +462,7 @@ def run_job(args: argparse.Namespace) -> dict:
         tokens.alias("tokens"),
         F.sum(F.size("sentence")).alias("sentences") if "sentence" in written.columns else F.lit(None).alias("sentences"),
     ).first()
-    skipped = (bad_rows.get.get("bad_rows") or 0) if bad_rows is not None else None
+    skipped = count_skipped() if count_skipped is not None else None
     return {"rows": totals.rows, "tokens": totals.tokens or 0, "sentences": totals.sentences, "seconds": elapsed,
             "skipped_rows": skipped}
 
