@@ -26,13 +26,18 @@ def test_tokenizer_fits_on_a_frame_with_only_the_text(data):
         model.transform(data)
 
 
-def test_light_pipeline_shapes(data, tiny_bert_path):
-    fitted = Pipeline(stages=[
+def _token_embedding_stages(tiny_bert_path) -> list:
+    """Spark NLP's documented token-embedding pipeline, as its users write it."""
+    return [
         DocumentAssembler().setInputCol("text").setOutputCol("document"),
         SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
         Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
         BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["sentence", "token"]).setOutputCol("embeddings"),
-    ]).fit(data)
+    ]
+
+
+def test_light_pipeline_shapes(data, tiny_bert_path):
+    fitted = Pipeline(stages=_token_embedding_stages(tiny_bert_path)).fit(data)
     light = LightPipeline(fitted)
     full = light.fullAnnotate("Hello there. Bye!")
     assert isinstance(full, list) and len(full) == 1  # fullAnnotate(text)[0]["token"] is the idiom
@@ -115,10 +120,7 @@ def test_sentence_vectors_carry_spark_nlp_metadata_keys(data, tiny_bert_path):
     from sparktext import BertSentenceEmbeddings, SentenceEmbeddings
 
     fitted = Pipeline(stages=[
-        DocumentAssembler().setInputCol("text").setOutputCol("document"),
-        SentenceDetector().setInputCols(["document"]).setOutputCol("sentence"),
-        Tokenizer().setInputCols(["sentence"]).setOutputCol("token"),
-        BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["sentence", "token"]).setOutputCol("embeddings"),
+        *_token_embedding_stages(tiny_bert_path),
         SentenceEmbeddings().setInputCols(["sentence", "embeddings"]).setOutputCol("pooled"),
         BertSentenceEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(["sentence"]).setOutputCol("sentence_bert"),
     ]).fit(data)

@@ -61,13 +61,13 @@ def input_files(path: str) -> list[str]:
     return files
 
 
-def detect_format(path: str, fmt: str = "auto") -> str:
-    """The one format of the input: from the file names, or ``fmt`` when given.
+def detect_format(path: str, files: list[str], fmt: str = "auto") -> str:
+    """The one format of the input ``path`` (its data ``files``, see :func:`input_files`):
+    from the file names, or ``fmt`` when given.
 
     A folder whose files say different formats is refused, naming the files that do not fit:
     Spark would read them all as the first one's format, and JSON read from a text file (or
     Parquet bytes read as CSV) becomes rows of nulls, not an error."""
-    files = input_files(path)
     if not files:
         raise CliError(f"input folder {path!r} has no files")
     if all(os.path.getsize(f) == 0 for f in files):
@@ -102,14 +102,15 @@ def read_input(spark, path: str, fmt: str, text_col: str, *, header: bool = True
     ``handle_bad_rows`` to refuse or skip; never read on as rows of nulls."""
     if not os.path.exists(path) and "://" not in path:
         raise CliError(f"input {path!r} does not exist")
+    files = input_files(path) if "://" not in path else []  # a Hadoop URI is not listed here
     if "://" not in path:
-        fmt = detect_format(path, fmt)
+        fmt = detect_format(path, files, fmt)
     elif fmt == "auto":
         fmt = format_of_name(path)
     try:
         if fmt == "csv":
             reader = spark.read.option("header", header).option("multiLine", True).option("escape", '"')
-            if "://" not in path and all(f.lower().endswith(".tsv") for f in input_files(path)):
+            if files and all(f.lower().endswith(".tsv") for f in files):
                 reader = reader.option("sep", "\t")
             names = reader.csv(path).columns
             # Strings for every column (nothing is inferred), plus the column for rows whose

@@ -70,7 +70,6 @@ class LightPipeline:
             type(stage).__name__ for stage in pipeline_model.stages
             if not isinstance(stage, runnable + (FinisherTransformer,))
         ]
-        self._skipped = skipped
         if skipped:
             logger.info("LightPipeline skips stages that are not annotators: %s", ", ".join(skipped))
         assemblers = [s for s in self._stages if isinstance(s, DocumentAssembler)]

@@ -28,16 +28,6 @@ from sparktext.params import HasInputCols, HasOutputCol, HasOutputCols, describe
 from sparktext.stages._spark_udf import BatchFunction, with_batch_column
 
 
-def with_annotator_column(dataset: DataFrame, name: str, column: Column, metadata: dict) -> DataFrame:
-    """``dataset`` with column ``name`` computed by ``column``, carrying ``metadata``.
-
-    ``withMetadata`` rather than ``column.alias(name, metadata=...)``: under Spark Connect,
-    ``withColumn`` drops an alias's metadata, and downstream stages read their input columns'
-    annotator types from it.
-    """
-    return dataset.withColumn(name, column).withMetadata(name, metadata)
-
-
 logger = logging.getLogger(__name__)
 
 # (stage, what, task attempt) already warned about, so a task logs each kind of drop once.

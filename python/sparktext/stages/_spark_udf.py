@@ -20,7 +20,7 @@ import collections
 from typing import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StructField, StructType
 
@@ -32,6 +32,16 @@ BatchFunction = Callable[..., pa.Array]
 #: A function of a task's stream of input-column tuples returning output arrays that cover the
 #: same rows in the same order (sliced as it likes): stages that keep a model across batches.
 PartitionFunction = Callable[[Iterator[tuple[pa.Array, ...]]], Iterable[pa.Array]]
+
+
+def with_annotator_column(dataset: DataFrame, name: str, column: Column, metadata: dict) -> DataFrame:
+    """``dataset`` with column ``name`` computed by ``column``, carrying ``metadata``.
+
+    ``withMetadata`` rather than ``column.alias(name, metadata=...)``: under Spark Connect,
+    ``withColumn`` drops an alias's metadata, and downstream stages read their input columns'
+    annotator types from it.
+    """
+    return dataset.withColumn(name, column).withMetadata(name, metadata)
 
 
 def with_batch_column(
@@ -48,18 +58,14 @@ def with_batch_column(
     carrying ``metadata`` (replacing a column of that name in place, as ``withColumn`` does).
 
     ``per_partition`` says ``function`` is a :data:`PartitionFunction`, else a
-    :data:`BatchFunction`. ``withMetadata`` sets the metadata rather than an alias: under Spark
-    Connect, ``withColumn`` drops an alias's metadata, and downstream stages read their input
-    columns' annotator types from it.
+    :data:`BatchFunction`. The metadata is set as :func:`with_annotator_column` sets it.
     """
     if len(inputs) not in (1, 2):  # the Arrow UDF shapes spelled out below
         raise ValueError(f"a stage's batch function takes 1 or 2 input columns, got {len(inputs)}: {list(inputs)}")
     if HAS_ARROW_UDF:
         column = _arrow_udf(function, len(inputs), return_type, per_partition)(*[F.col(c) for c in inputs])
-        computed = dataset.withColumn(output, column)
-    else:
-        computed = _map_in_arrow(dataset, output, function, inputs, return_type, per_partition)
-    return computed.withMetadata(output, metadata)
+        return with_annotator_column(dataset, output, column, metadata)
+    return _map_in_arrow(dataset, output, function, inputs, return_type, per_partition).withMetadata(output, metadata)
 
 
 def _arrow_udf(function, arity: int, return_type: DataType, per_partition: bool):

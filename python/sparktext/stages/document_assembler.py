@@ -17,7 +17,8 @@ from sparktext.annotation import AnnotatorType, annotation_spark_type, column_me
 from sparktext.columnar import AnnotationBuilder
 from sparktext.errors import SchemaError
 from sparktext.params import HasInputCol, HasOutputCol, one_of
-from sparktext.stages._base import describe_stage, set_given_params, with_annotator_column
+from sparktext.stages._base import describe_stage, set_given_params
+from sparktext.stages._spark_udf import with_annotator_column
 
 # Java's \s, spelled out so that Spark SQL (Java regex) and Python agree on it.
 _SPACE = r"[ \t\n\x0B\f\r]"

@@ -13,12 +13,8 @@ from pyspark.sql import functions as F
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, int_at_least, one_of
-from sparktext.stages._base import (
-    AnnotatorTransformer,
-    report_dropped,
-    set_given_params,
-    with_annotator_column,
-)
+from sparktext.stages._base import AnnotatorTransformer, report_dropped, set_given_params
+from sparktext.stages._spark_udf import with_annotator_column
 from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans_counted
 
 
