@@ -71,7 +71,7 @@ def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys
     code = cli.main(["embed", str(SAMPLE), str(output), "--model", "all_minilm_l6_v2", "--master", "local[2]"])
     assert code == 0, capsys.readouterr().err
     table = spark.read.parquet(str(output))
-    assert table.columns == ["id", "text", "token", "embeddings"]
+    assert table.columns == ["id", "text", "sentence", "token", "embeddings"]
     assert table.schema["embeddings"].metadata["dimension"] == 384
     rows = table.orderBy("id").collect()
     assert len(rows) == len(SAMPLE.read_text().splitlines())
@@ -80,6 +80,24 @@ def test_embed_job_on_the_sample_with_the_packaged_model(spark, tmp_path, capsys
         assert all(len(e.embeddings) == 384 for e in row.embeddings)
     out = capsys.readouterr().out
     assert "tokens/s" in out
+    # What was written is enough for the next stage: sentence vectors from the output read back.
+    from sparktext import SentenceEmbeddings
+
+    pooled = SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="vectors").transform(table)
+    for row in pooled.collect():
+        assert len(row.vectors) == len(row.sentence)
+
+
+def test_embed_keep_adds_columns_and_names_the_ones_it_cannot(spark, tmp_path, capsys, tiny_bert_path):
+    output = tmp_path / "kept"
+    args = ["embed", str(SAMPLE), str(output), "--model", str(tiny_bert_path), "--no-progress"]
+    assert cli.main(args + ["--keep", "document"]) == 0, capsys.readouterr().err
+    assert spark.read.parquet(str(output)).columns == ["id", "text", "document", "sentence", "token", "embeddings"]
+    assert cli.main(args[:2] + [str(tmp_path / "o2")] + args[3:] + ["--keep", "document,chunks"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "sparktext: error: --keep 'document,chunks': this job makes no column 'chunks'; "
+        "it makes document, sentence, token, embeddings"
+    )
 
 
 def test_embed_refuses_an_unknown_model(spark, tmp_path, capsys):
@@ -133,29 +151,55 @@ def test_a_sentence_model_at_token_level_is_a_one_line_error(spark, tmp_path, ca
     )
 
 
-def test_progress_bar_counts_finished_tasks(spark, tmp_path):
+def test_progress_bar_counts_rows_and_tokens_as_the_tasks_make_them(spark, tmp_path):
     import io
-    import re
     import sys
 
-    captured = io.StringIO()
-    real_stderr = sys.stderr
+    from pyspark.ml import Pipeline
+
+    from sparktext import DocumentAssembler, SentenceDetector, Tokenizer
+    from sparktext.progress import RowProgress
+
+    texts = [f"Row {i} has words. And a second sentence!" if i % 7 else None for i in range(2000)]
+    df = spark.createDataFrame([(t,) for t in texts], "text string").repartition(2)
+    pipeline = Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(),
+                                Tokenizer(inputCols=["sentence"])]).fit(df)
+    captured, real_stderr = io.StringIO(), sys.stderr
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "100")
     sys.stderr = captured
     try:
-        df = spark.range(0, 8, numPartitions=8)
-        def slow(rows):
-            import time
-
-            time.sleep(0.4)
-            return rows
-
-        with cli.TaskProgress(spark, interval=0.1, label="annotating"):
-            df.mapInPandas(slow, "id long").write.mode("overwrite").format("noop").save()
+        with RowProgress(spark, "token", total=df.count(), label="annotating", interval=0.05) as progress:
+            pipeline.transform(df).write.format("noop").mode("overwrite").save()
     finally:
         sys.stderr = real_stderr
-    counts = [int(done) for done in re.findall(r"\b(\d)/8\b", captured.getvalue())]
-    assert counts and max(counts) >= 1 and counts == sorted(counts)  # 8 tasks seen, finishing
-    assert "annotating" in captured.getvalue() and "embedding" not in captured.getvalue()  # the command's word
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    expected_tokens = sum(len(r.token) for r in pipeline.transform(df).select("token").collect())
+    assert (progress.rows, progress.annotations) == (2000, expected_tokens)
+    assert progress.reports >= 20  # one per Arrow batch of 100 rows, not one per task
+    assert "annotating" in captured.getvalue() and "rows" in captured.getvalue()
+    # Jobs outside the block report nothing: the property that asks the tasks to is gone.
+    assert spark.sparkContext.getLocalProperty("sparktext.progress") is None
+
+
+def test_progress_counts_a_retried_or_speculative_task_once(spark):
+    import socket
+    import time
+
+    from sparktext.progress import PROGRESS_PROPERTY, RowProgress
+
+    with RowProgress(spark, "token", total=300, interval=10) as progress:
+        host, port, column = spark.sparkContext.getLocalProperty(PROGRESS_PROPERTY).split(" ")
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # stage partition attempt rows annotations: attempt 7 failed at 80 rows, attempt 9
+        # (its retry) and 12 (a speculative copy) both finish partition 0's 100 rows; the
+        # late, out-of-order report of 50 rows from attempt 9 changes nothing; partition 1 runs once.
+        for message in ("3 0 7 80 800", "3 0 9 100 1000", "3 0 12 100 1000", "3 0 9 50 500",
+                        "3 1 8 200 2000", "not a report"):
+            sender.sendto(message.encode(), (host, int(port)))
+        deadline = time.monotonic() + 10
+        while progress.reports < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert (progress.rows, progress.annotations) == (300, 3000)
 
 
 # -- the output never destroys data -----------------------------------------------------------

@@ -4,7 +4,8 @@ Both commands read CSV, JSON lines, Parquet or plain text (a file or a folder) a
 Parquet with the input columns plus annotation columns, then print a summary:
 
 * ``sparktext embed INPUT OUTPUT --model all_minilm_l6_v2``: BERT embeddings, token level
-  (columns ``token`` and ``embeddings``) or, with ``--level sentence``, one vector per sentence
+  (columns ``sentence``, ``token`` and ``embeddings``; ``--keep`` adds others) or, with
+  ``--level sentence``, one vector per sentence
   (columns ``sentence`` and ``sentence_embeddings``);
 * ``sparktext annotate INPUT OUTPUT``: documents, sentences and tokens.
 """
@@ -19,12 +20,12 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from typing import Sequence
 
 from sparktext.errors import SparktextError
 from sparktext.inference.runtimes import EngineNotAvailableError
+from sparktext.progress import RowProgress
 from sparktext.session import DEFAULT_MASTER, check_master
 
 logger = logging.getLogger("sparktext")
@@ -288,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a vector per token, or per sentence (a sentence model's own, else the average of its tokens)")
     embed.add_argument("--pooling", default="first", choices=["first", "mean", "last"],
                        help="how a token's wordpieces become its vector (token models)")
+    embed.add_argument("--keep", default="", metavar="COLUMNS",
+                       help="more annotation columns to write, comma-separated: document, sentence, token, "
+                            "embeddings (default: the sentences and tokens beside the vectors)")
     embed.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     embed.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     embed.add_argument("--engine", default="auto", choices=["auto", "torch", "onnx", "openvino"],
@@ -321,7 +325,8 @@ def model_entry(spec: str, lang: str):
 
 
 def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
-    """The pipeline stages for a command, and the annotation columns it writes."""
+    """The pipeline stages for a command, and the annotation columns it writes (the last is
+    the job's product)."""
     from sparktext import (
         BertEmbeddings,
         BertSentenceEmbeddings,
@@ -353,52 +358,46 @@ def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
         .setEngine(args.engine)
     )
     if kind == "sentence":  # the model reads sentences whole: no Tokenizer
-        return stages[:2] + [model.setInputCols("sentence").setOutputCol("sentence_embeddings")], [
-            "sentence", "sentence_embeddings"]
+        stages = stages[:2] + [model.setInputCols("sentence").setOutputCol("sentence_embeddings")]
+        return stages, kept_columns(args, stages, ["sentence", "sentence_embeddings"])
     embeddings = model.setInputCols("sentence", "token").setOutputCol("embeddings").setPoolingStrategy(args.pooling)
     if level == "sentence":
         pooled = SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
-        return stages + [embeddings, pooled], ["sentence", "sentence_embeddings"]
-    return stages + [embeddings], ["token", "embeddings"]
+        return stages + [embeddings, pooled], kept_columns(args, stages + [embeddings, pooled],
+                                                           ["sentence", "sentence_embeddings"])
+    # The sentences too: SentenceEmbeddings, run on the output read back, needs them.
+    return stages + [embeddings], kept_columns(args, stages + [embeddings], ["sentence", "token", "embeddings"])
 
 
-class TaskProgress:
-    """A tqdm bar of the finished tasks of the running Spark jobs, polled from the driver's
-    status tracker on a thread (Spark's own console bar is off: it would fight with ours)."""
+def kept_columns(args: argparse.Namespace, stages: list, columns: list[str]) -> list[str]:
+    """``columns`` and those ``--keep`` adds, in the pipeline's order, its chosen column last
+    (the one the progress bar follows)."""
+    made = [stage.getOutputCol() for stage in stages]
+    extra = [name.strip() for name in (getattr(args, "keep", None) or "").split(",") if name.strip()]
+    unknown = [name for name in extra if name not in made]
+    if unknown:
+        raise CliError(f"--keep {args.keep!r}: this job makes no column {', '.join(map(repr, unknown))}; "
+                       f"it makes {', '.join(made)}")
+    wanted = set(columns) | set(extra)
+    return [name for name in made if name in wanted and name != columns[-1]] + [columns[-1]]
 
-    def __init__(self, spark, enabled: bool = True, interval: float = 0.5, label: str = "tasks") -> None:
-        self.context = spark.sparkContext
-        self.label = label
-        self.enabled = enabled
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="sparktext-progress", daemon=True)
 
-    def __enter__(self) -> "TaskProgress":
-        if self.enabled:
-            self._thread.start()
-        return self
+def progress_bar(spark, args: argparse.Namespace, df, column: str) -> RowProgress:
+    """The bar of rows done while ``column`` is written: its total is the input's row count,
+    counted first (a pass that only reads the input, far quicker than the job's)."""
+    from pyspark.sql import functions as F
 
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _poll(self) -> None:
-        from tqdm import tqdm
-
-        tracker = self.context.statusTracker()
-        done: dict[int, int] = {}
-        total: dict[int, int] = {}
-        with tqdm(total=0, unit="task", desc=self.label, file=sys.stderr, leave=False) as bar:
-            while not self._stop.wait(self.interval):
-                for stage_id in tracker.getActiveStageIds():
-                    info = tracker.getStageInfo(stage_id)
-                    if info is not None:
-                        done[stage_id], total[stage_id] = info.numCompletedTasks, info.numTasks
-                bar.total = sum(total.values())
-                bar.n = sum(done.values())
-                bar.refresh()
+    enabled = not args.no_progress
+    total = None
+    if enabled:
+        # Counting the text column too, not only rows: Spark refuses a query of raw JSON/CSV
+        # whose only column read is the corrupt-record one, which a bare count() would be.
+        total = df.select(F.count(F.lit(1)).alias("rows"), F.count(args.text_col)).first().rows
+    return RowProgress(
+        spark, column, total=total, enabled=enabled,
+        label="embedding" if args.command == "embed" else "annotating",
+        annotation_unit="sentences" if column == "sentence_embeddings" else "tokens",
+    )
 
 
 def check_local_device(device: str, master: str) -> None:
@@ -443,7 +442,7 @@ def run_job(args: argparse.Namespace) -> dict:
     # sibling and renamed into place (staged_output).
     mode = "overwrite" if args.overwrite else "errorifexists"
     try:
-        with TaskProgress(spark, enabled=not args.no_progress, label="embedding" if args.command == "embed" else "annotating"), staged_output(args.output) as target:
+        with progress_bar(spark, args, df, annotation_columns[-1]), staged_output(args.output) as target:
             result.select(*df.columns, *annotation_columns).write.mode(mode).parquet(target)
     except Exception as error:  # a failed Spark job: ours to word if a bad row failed it
         reported = bad_row_error(error)

@@ -24,6 +24,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, StructField, StructType
 
+from sparktext.progress import report_rows
+
 #: Whether this PySpark has Arrow UDFs (4.1+); without them stages run through ``mapInArrow``.
 HAS_ARROW_UDF = hasattr(F, "arrow_udf")
 
@@ -62,10 +64,30 @@ def with_batch_column(
     """
     if len(inputs) not in (1, 2):  # the Arrow UDF shapes spelled out below
         raise ValueError(f"a stage's batch function takes 1 or 2 input columns, got {len(inputs)}: {list(inputs)}")
+    function = _counting_rows(function, output, per_partition)
     if HAS_ARROW_UDF:
         column = _arrow_udf(function, len(inputs), return_type, per_partition)(*[F.col(c) for c in inputs])
         return with_annotator_column(dataset, output, column, metadata)
     return _map_in_arrow(dataset, output, function, inputs, return_type, per_partition).withMetadata(output, metadata)
+
+
+def _counting_rows(function, output: str, per_partition: bool):
+    """``function``, passing each output array it makes to :func:`sparktext.progress.report_rows`
+    (a no-op unless a progress bar tracks ``output``)."""
+    if per_partition:
+        def counted_stream(batches):
+            for column in function(batches):
+                report_rows(output, column)
+                yield column
+
+        return counted_stream
+
+    def counted(*columns: pa.Array) -> pa.Array:
+        column = function(*columns)
+        report_rows(output, column)
+        return column
+
+    return counted
 
 
 def _arrow_udf(function, arity: int, return_type: DataType, per_partition: bool):
