@@ -86,11 +86,22 @@ def test_finisher_defaults_results_as_arrays_and_annotations_dropped(embedded):
     assert rows[1].finished_token == []
 
 
-def test_finisher_metadata_is_aligned_with_results(embedded):
+def test_finisher_metadata_is_spark_nlps_merged_map_or_one_map_per_annotation(embedded):
+    from pyspark.sql.types import MapType, StringType
+
     out = Finisher(inputCols=["token"], includeMetadata=True, cleanAnnotations=False).transform(embedded)
-    row = by_id(out)[0]
+    assert out.schema["finished_token_metadata"].dataType == MapType(StringType(), StringType())
+    for row in by_id(out).values():
+        merged = {}
+        for token in row.token:  # Spark NLP: every pair in one map, a repeated key's last value kept
+            merged.update(token.metadata)
+        assert row.finished_token_metadata == merged
+    assert by_id(out)[0].finished_token_metadata["sentence"] == "1"  # two sentences: the last wins
+    aligned = Finisher(inputCols=["token"], includeMetadata=True, cleanAnnotations=False,
+                       metadataPerAnnotation=True).transform(embedded)
+    row = by_id(aligned)[0]
     assert [m["sentence"] for m in row.finished_token_metadata] == ["0"] * 3 + ["1"] * 6
-    assert len(row.finished_token_metadata) == len(row.finished_token) and "token" in out.columns
+    assert len(row.finished_token_metadata) == len(row.finished_token) and "token" in aligned.columns
 
 
 def test_finisher_as_strings_with_split_symbols(embedded):

@@ -65,10 +65,19 @@ def test_catalog_has_the_models_users_ask_for():
         ("bert_multi_cased", "xx"): ("google-bert/bert-base-multilingual-cased", 768, True),
         ("bert_base_uncased", "en"): ("google-bert/bert-base-uncased", 768, False),
         ("all_minilm_l6_v2", "en"): ("sentence-transformers/all-MiniLM-L6-v2", 384, False),
+        ("bert_large_uncased", "en"): ("google-bert/bert-large-uncased", 1024, False),
+        ("small_bert_L2_128", "en"): ("google/bert_uncased_L-2_H-128_A-2", 128, False),
+        ("sent_small_bert_L2_128", "en"): ("google/bert_uncased_L-2_H-128_A-2", 128, False),
     }
     for key, (repo, dimension, cased) in expected.items():
         entry = models[key]
         assert (entry.hub_repo, entry.dimension, entry.case_sensitive) == (repo, dimension, cased)
+    # main of Google's small-BERT repositories holds only pickles: the pin is a full commit hash.
+    assert re.fullmatch(r"[0-9a-f]{40}", models["small_bert_L2_128", "en"].revision)
+    # Spark NLP's model-card spelling, and ours in lower case, name the same entry.
+    assert find_model("small_bert_L2_128", "en") is find_model("SMALL_BERT_L2_128") is find_model("small_bert_l2_128")
+    with pytest.raises(KeyError, match="small_bert_L2_128/en"):
+        find_model("small_bert_L2_12", "en")
 
 
 def test_unknown_name_raises_key_error_naming_close_matches():

@@ -120,12 +120,17 @@ def test_sentence_numbering_runs_across_documents_of_a_row(spark):
     assert [s.begin for s in out.sentence] == [0, 5, 0]  # offsets index each sentence's own document
 
 
-def test_explode_sentences_keeps_rows_without_sentences(spark):
+def test_explode_sentences_drops_rows_without_sentences_as_spark_nlp_or_keeps_them(spark):
     df = spark.createDataFrame([(1, "A b. C d."), (2, None), (3, "   ")], "n int, text string")
-    out = SentenceDetector(explodeSentences=True).transform(DocumentAssembler(inputCol="text").transform(df))
+    documents = DocumentAssembler(inputCol="text").transform(df)
+    out = SentenceDetector(explodeSentences=True).transform(documents)
     rows = sorted((r.n, [s.result for s in r.sentence]) for r in out.collect())
-    assert rows == [(1, ["A b."]), (1, ["C d."]), (2, []), (3, [])]
+    assert rows == [(1, ["A b."]), (1, ["C d."])]  # Spark NLP's explode: no sentence, no row
     assert out.schema["sentence"].metadata == {"annotatorType": "document"}
+    kept = SentenceDetector(explodeSentences=True).setKeepRowsWithoutSentences(True).transform(documents)
+    rows = sorted((r.n, [s.result for s in r.sentence]) for r in kept.collect())
+    assert rows == [(1, ["A b."]), (1, ["C d."]), (2, []), (3, [])]
+    assert kept.schema["sentence"].metadata == {"annotatorType": "document"}
 
 
 def test_wrong_input_column_type_fails_before_any_job(spark):

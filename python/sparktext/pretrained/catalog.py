@@ -61,9 +61,12 @@ class ModelEntry:
         return f"{self.name}_{self.lang}"
 
 
-# Revisions are "main": the google-bert repositories have not changed their weights since
-# they were published; a revision pin must be a commit that holds model.safetensors, which
-# can only be checked from a machine that reaches the hub.
+# Revisions are "main" for the google-bert repositories: their weights have not changed since
+# they were published, and main holds model.safetensors. Google's small BERTs hold only pickles
+# on main; their safetensors are in a conversion pull request, so those entries pin its commit.
+# A pin must be a full commit hash that holds model.safetensors (checked on the hub's pages).
+SMALL_BERT_L2_128_REVISION = "12e6feda7b005864b03bd5f7f5b6a7d00f24c82e"  # "Adding safetensors variant"
+
 CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry(
         "bert_base_cased", "en", "google-bert/bert-base-cased", 768, True,
@@ -79,6 +82,17 @@ CATALOG: tuple[ModelEntry, ...] = (
         "bert_large_cased", "en", "google-bert/bert-large-cased", 1024, True,
         "BERT large, cased English (24 layers, 340M parameters)",
         aliases=("en.embed.bert.large_cased", "en.embed.bert_large_cased"),
+    ),
+    ModelEntry(
+        "bert_large_uncased", "en", "google-bert/bert-large-uncased", 1024, False,
+        "BERT large, uncased English (24 layers, 340M parameters)",
+        aliases=("en.embed.bert.large_uncased", "en.embed.bert_large_uncased"),
+    ),
+    ModelEntry(
+        "small_bert_L2_128", "en", "google/bert_uncased_L-2_H-128_A-2", 128, False,
+        "BERT-Tiny: Google's small BERT, 2 layers, hidden size 128, uncased English",
+        revision=SMALL_BERT_L2_128_REVISION,
+        aliases=("en.embed.bert.small_L2_128", "en.embed.bert.small_bert_L2_128"),
     ),
     ModelEntry(
         "bert_multi_cased", "xx", "google-bert/bert-base-multilingual-cased", 768, True,
@@ -106,6 +120,12 @@ CATALOG: tuple[ModelEntry, ...] = (
         "sent_bert_multi_cased", "xx", "google-bert/bert-base-multilingual-cased", 768, True,
         "multilingual BERT base, cased; [CLS] pooler output per sentence",
         kind="sentence", aliases=("xx.embed_sentence.bert_multi_cased", "xx.embed_sentence.bert"),
+    ),
+    ModelEntry(
+        "sent_small_bert_L2_128", "en", "google/bert_uncased_L-2_H-128_A-2", 128, False,
+        "BERT-Tiny (2 layers, hidden size 128, uncased); [CLS] pooler output per sentence",
+        revision=SMALL_BERT_L2_128_REVISION, kind="sentence",
+        aliases=("en.embed_sentence.small_bert_L2_128", "en.embed_sentence.bert.small_L2_128"),
     ),
     ModelEntry(
         "sent_all_minilm_l6_v2", "en", "sentence-transformers/all-MiniLM-L6-v2", 384, False,
@@ -188,7 +208,8 @@ def find_model(name: str, lang: str = "en") -> ModelEntry:
     ...
     KeyError: "no model 'bert_base_case' for language 'en'; close matches: bert_base_cased/en, bert_base_uncased/en, sent_bert_base_cased/en; sparktext.pretrained.list_models() lists them all"
     """
-    # Case does not matter: Spark NLP's own names carry capitals (small_bert_L2_768), ours none.
+    # Case does not matter: Spark NLP's names carry capitals (small_bert_L2_128), and users type
+    # them either way.
     name, lang = (value.lower() if isinstance(value, str) else value for value in (name, lang))
     for entry in CATALOG:
         if name in (alias.lower() for alias in entry.aliases):
@@ -196,14 +217,15 @@ def find_model(name: str, lang: str = "en") -> ModelEntry:
     check_safe_name(name, "name")
     check_safe_name(lang, "lang")
     for entry in CATALOG:
-        if entry.name == name and entry.lang == lang:
+        if entry.name.lower() == name and entry.lang == lang:
             return entry
-    same_name = [e for e in CATALOG if e.name == name]
+    same_name = [e for e in CATALOG if e.name.lower() == name]
     if same_name:
         languages = ", ".join(sorted(e.lang for e in same_name))
         raise KeyError(f"model {name!r} has no language {lang!r}; it exists for: {languages}")
     keys = [f"{e.name}/{e.lang}" for e in CATALOG]
-    close = difflib.get_close_matches(f"{name}/{lang}", keys, n=3, cutoff=0.5)
+    by_lowered = {key.lower(): key for key in keys}
+    close = [by_lowered[k] for k in difflib.get_close_matches(f"{name}/{lang}", list(by_lowered), n=3, cutoff=0.5)]
     suggestion = f"close matches: {', '.join(close)}" if close else f"known: {', '.join(keys)}"
     raise KeyError(
         f"no model {name!r} for language {lang!r}; {suggestion}; sparktext.pretrained.list_models() lists them all"

@@ -25,11 +25,14 @@ class Finisher(FinisherTransformer):
     outputAsArray : bool, default True
         ``array<string>`` of results; False joins them into one string.
     includeMetadata : bool, default False
-        With ``outputAsArray``, add a column ``<outputCol>_metadata``: each annotation's
-        metadata map, aligned with the results (Spark NLP merges them into one map instead;
-        keys such as ``sentence`` repeat, so the merge keeps only the last). Without
-        ``outputAsArray``, each annotation is written ``key->value`` pairs and ``result->...``
-        joined by ``valueSplitSymbol``.
+        With ``outputAsArray``, add a column ``<outputCol>_metadata``: as in Spark NLP, one
+        ``map<string,string>`` merging the row's annotations' metadata (a key that repeats,
+        such as ``sentence``, keeps the last annotation's value). Without ``outputAsArray``,
+        each annotation is written ``key->value`` pairs and ``result->...`` joined by
+        ``valueSplitSymbol``.
+    metadataPerAnnotation : bool, default False
+        With ``includeMetadata`` and ``outputAsArray``, write ``<outputCol>_metadata`` as one
+        metadata map per annotation instead, aligned with the results (nothing merged away).
     valueSplitSymbol : str, default "#"
         Between the values inside one annotation (metadata pairs, vector components).
     annotationSplitSymbol : str, default "@"
@@ -63,6 +66,11 @@ class Finisher(FinisherTransformer):
     includeMetadata: Param[bool] = Param(
         Params._dummy(), "includeMetadata", "also write each annotation's metadata", TypeConverters.toBoolean
     )
+    metadataPerAnnotation: Param[bool] = Param(
+        Params._dummy(), "metadataPerAnnotation",
+        "write the metadata as one map per annotation, aligned with the results, instead of Spark NLP's merged map",
+        TypeConverters.toBoolean,
+    )
     valueSplitSymbol: Param[str] = Param(
         Params._dummy(), "valueSplitSymbol", "separator between the values inside an annotation", TypeConverters.toString
     )
@@ -82,6 +90,7 @@ class Finisher(FinisherTransformer):
         outputCols: list[str] | None = None,
         outputAsArray: bool = True,
         includeMetadata: bool = False,
+        metadataPerAnnotation: bool = False,
         valueSplitSymbol: str = "#",
         annotationSplitSymbol: str = "@",
         cleanAnnotations: bool = True,
@@ -89,7 +98,7 @@ class Finisher(FinisherTransformer):
     ) -> None:
         super().__init__()
         self._setDefault(
-            outputAsArray=True, includeMetadata=False, valueSplitSymbol="#", annotationSplitSymbol="@",
+            outputAsArray=True, includeMetadata=False, metadataPerAnnotation=False, valueSplitSymbol="#", annotationSplitSymbol="@",
             cleanAnnotations=True, parseEmbeddingsVectors=False,
         )
         set_given_params(self, self._input_kwargs)
@@ -105,6 +114,12 @@ class Finisher(FinisherTransformer):
 
     def getIncludeMetadata(self) -> bool:
         return self.getOrDefault(self.includeMetadata)
+
+    def setMetadataPerAnnotation(self, value: bool) -> "Finisher":
+        return self._set(metadataPerAnnotation=value)
+
+    def getMetadataPerAnnotation(self) -> bool:
+        return self.getOrDefault(self.metadataPerAnnotation)
 
     def setValueSplitSymbol(self, value: str) -> "Finisher":
         return self._set(valueSplitSymbol=value)
@@ -141,6 +156,15 @@ class Finisher(FinisherTransformer):
             parts = F.concat(parts, F.array(F.concat(F.lit("embeddings->"), self._value(annotation, separator))))
         return F.array_join(parts, separator)
 
+    @staticmethod
+    def _merged_metadata(annotations: Column) -> Column:
+        """Spark NLP's metadata column: every annotation's pairs in one map, a repeated key
+        keeping its last value (``map_concat`` would fail on the repeat instead)."""
+        entries = F.flatten(F.transform(annotations, lambda a: F.map_entries(a.metadata)))
+        keys = F.array_distinct(F.transform(entries, lambda e: e.key))
+        last_value = lambda key: F.element_at(F.filter(entries, lambda e: e.key == key), -1).value  # noqa: E731
+        return F.map_from_arrays(keys, F.transform(keys, last_value))
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         columns: dict[str, Column] = {}
         for input_col, output_col in self.checkInputColumns(dataset.schema):
@@ -148,7 +172,9 @@ class Finisher(FinisherTransformer):
             if self.getOutputAsArray():
                 columns[output_col] = F.transform(annotations, lambda a: self._value(a, " "))
                 if self.getIncludeMetadata():
-                    columns[f"{output_col}_metadata"] = F.transform(annotations, lambda a: a.metadata)
+                    columns[f"{output_col}_metadata"] = (
+                        F.transform(annotations, lambda a: a.metadata) if self.getMetadataPerAnnotation()
+                        else self._merged_metadata(annotations))
             else:
                 each = self._detail if self.getIncludeMetadata() else lambda a: self._value(a, self.getValueSplitSymbol())
                 columns[output_col] = F.array_join(F.transform(annotations, each), self.getAnnotationSplitSymbol())

@@ -41,7 +41,10 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
         What happens to the text a custom bound matched: ``none`` drops it, ``prepend`` puts
         it at the start of the next sentence, ``append`` at the end of the previous one.
     explodeSentences : bool, default False
-        One output row per sentence (rows without sentences are kept, with an empty array).
+        One output row per sentence. A row without a sentence (null or blank text) is
+        dropped, as Spark NLP drops it, unless ``keepRowsWithoutSentences``.
+    keepRowsWithoutSentences : bool, default False
+        With ``explodeSentences``, keep the rows without a sentence, with an empty array.
     splitLength : int, optional
         Cut sentences longer than this many characters (at a space where there is one).
     minLength : int, default 0
@@ -85,6 +88,11 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
     explodeSentences: Param[bool] = Param(
         Params._dummy(), "explodeSentences", "one output row per sentence", TypeConverters.toBoolean
     )
+    keepRowsWithoutSentences: Param[bool] = Param(
+        Params._dummy(), "keepRowsWithoutSentences",
+        "with explodeSentences, keep rows without a sentence (an empty array) instead of dropping them",
+        TypeConverters.toBoolean,
+    )
     splitLength: Param[int] = Param(
         Params._dummy(), "splitLength", "cut sentences longer than this many characters", int_at_least("splitLength", 1)
     )
@@ -101,6 +109,7 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
         useCustomBoundsOnly: bool = False,
         customBoundsStrategy: str = "none",
         explodeSentences: bool = False,
+        keepRowsWithoutSentences: bool = False,
         splitLength: int | None = None,
         minLength: int = 0,
         maxLength: int = 99999,
@@ -115,6 +124,7 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
             useCustomBoundsOnly=False,
             customBoundsStrategy="none",
             explodeSentences=False,
+            keepRowsWithoutSentences=False,
             minLength=0,
             maxLength=99999,
         )
@@ -156,6 +166,12 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
     def getExplodeSentences(self) -> bool:
         return self.getOrDefault(self.explodeSentences)
 
+    def setKeepRowsWithoutSentences(self, value: bool) -> "SentenceDetector":
+        return self._set(keepRowsWithoutSentences=value)
+
+    def getKeepRowsWithoutSentences(self) -> bool:
+        return self.getOrDefault(self.keepRowsWithoutSentences)
+
     def setSplitLength(self, value: int) -> "SentenceDetector":
         return self._set(splitLength=value)
 
@@ -189,7 +205,8 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
             return result
         output = self.getOutputCol()
         field = result.schema[output]
-        single = F.explode_outer(F.col(output))
+        keep = self.getKeepRowsWithoutSentences()
+        single = (F.explode_outer if keep else F.explode)(F.col(output))
         exploded = result.withColumn(output, single)
         rewrapped = F.when(F.col(output).isNull(), F.array()).otherwise(F.array(F.col(output)))
         return with_annotator_column(exploded, output, rewrapped.cast(field.dataType), field.metadata)
