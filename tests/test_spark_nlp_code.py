@@ -131,3 +131,10 @@ def test_sentence_vectors_carry_spark_nlp_metadata_keys(data, tiny_bert_path):
             assert {"sentence", "token", "pieceId", "isWordStart"} <= set(metadata), (column, metadata)
             assert (metadata["sentence"], metadata["token"], metadata["pieceId"], metadata["isWordStart"]) == (
                 str(number), annotation.result, "-1", "true")
+
+
+def test_dimension_is_known_once_there_is_a_model(tiny_bert_path):
+    assert BertEmbeddings.loadSavedModel(tiny_bert_path).getDimension() == 32
+    assert BertEmbeddings(modelPath=tiny_bert_path).getDimension() == 32  # read from its config.json
+    with pytest.raises(sparktext.SchemaError, match="no model yet, so no dimension"):
+        BertEmbeddings().getDimension()

@@ -211,7 +211,14 @@ class BertModelStage(AnnotatorTransformer):
         return self._set(dimension=value)
 
     def getDimension(self) -> int:
-        return self.getOrDefault(self.dimension)
+        """The vectors' size: set by ``pretrained()``/``loadSavedModel()``, else read from the
+        model folder's ``config.json`` (a stage given only ``modelPath``)."""
+        if self.isDefined(self.dimension):
+            return self.getOrDefault(self.dimension)
+        if not self.isDefined(self.modelPath):
+            raise SchemaError(f"{type(self).__name__}: no model yet, so no dimension; load one with "
+                              "pretrained(...) or loadSavedModel(folder)")
+        return int(read_checkpoint_config(self.getModelPath())["hidden_size"])
 
     def setStorageRef(self, value: str):
         return self._set(storageRef=value)
