@@ -359,21 +359,22 @@ def build_stages(args: argparse.Namespace) -> tuple[list, list[str]]:
     )
     if kind == "sentence":  # the model reads sentences whole: no Tokenizer
         stages = stages[:2] + [model.setInputCols("sentence").setOutputCol("sentence_embeddings")]
-        return stages, kept_columns(args, stages, ["sentence", "sentence_embeddings"])
-    embeddings = model.setInputCols("sentence", "token").setOutputCol("embeddings").setPoolingStrategy(args.pooling)
-    if level == "sentence":
-        pooled = SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
-        return stages + [embeddings, pooled], kept_columns(args, stages + [embeddings, pooled],
-                                                           ["sentence", "sentence_embeddings"])
-    # The sentences too: SentenceEmbeddings, run on the output read back, needs them.
-    return stages + [embeddings], kept_columns(args, stages + [embeddings], ["sentence", "token", "embeddings"])
+        columns = ["sentence", "sentence_embeddings"]
+    else:
+        embeddings = model.setInputCols("sentence", "token").setOutputCol("embeddings").setPoolingStrategy(args.pooling)
+        if level == "sentence":
+            pooled = SentenceEmbeddings(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings")
+            stages, columns = stages + [embeddings, pooled], ["sentence", "sentence_embeddings"]
+        else:  # the sentences too: SentenceEmbeddings, run on the output read back, needs them
+            stages, columns = stages + [embeddings], ["sentence", "token", "embeddings"]
+    return stages, kept_columns(args, stages, columns)
 
 
 def kept_columns(args: argparse.Namespace, stages: list, columns: list[str]) -> list[str]:
     """``columns`` and those ``--keep`` adds, in the pipeline's order, its chosen column last
     (the one the progress bar follows)."""
     made = [stage.getOutputCol() for stage in stages]
-    extra = [name.strip() for name in (getattr(args, "keep", None) or "").split(",") if name.strip()]
+    extra = [name.strip() for name in args.keep.split(",") if name.strip()]
     unknown = [name for name in extra if name not in made]
     if unknown:
         raise CliError(f"--keep {args.keep!r}: this job makes no column {', '.join(map(repr, unknown))}; "

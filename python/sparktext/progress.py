@@ -1,8 +1,9 @@
 """Rows done, live, from the tasks themselves: what the command line's progress bar shows.
 
 Spark's own counters do not serve: its status tracker counts finished *tasks* (a job of two
-tasks sits at 0/2 for most of its run), and the records a running task has read are those it
-has handed to a Python worker, ahead of what the model has done. So the stages count: every
+tasks sits at 0/2 for most of its run), and a running stage's record counts in its status API
+stayed at 0 until its tasks ended (tried with a 1 s heartbeat); even live, the records a task
+has read run ahead of what the model has done. So the stages count: every
 stage's UDF passes each output array it makes to :func:`report_rows`, which, only inside a
 job started under :class:`RowProgress`, sends the task's running totals (rows and
 annotations of the tracked output column) to the driver in one UDP datagram. UDP because a
@@ -25,6 +26,7 @@ from typing import Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import TaskContext
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ _attempt_totals: dict[int, list[int]] = {}
 def report_rows(output_column: str, column: pa.Array) -> None:
     """Count ``column`` (output rows of the stage writing ``output_column``) as done, when
     this task runs under a :class:`RowProgress` tracking that column; else do nothing."""
-    from pyspark import TaskContext
-
     context = TaskContext.get()
     target = context.getLocalProperty(PROGRESS_PROPERTY) if context is not None else None
     if not target:
