@@ -22,9 +22,10 @@ class LightPipeline:
     """Annotate strings on the driver with a fitted ``PipelineModel``.
 
     Stages run in order; each reads the columns named by its ``inputCols`` and writes its
-    ``outputCol``. The finishers (whose output is not annotations) and stages that are not
-    sparktext annotators (Spark ML models) are skipped, as in Spark NLP, with one log line
-    naming them. ``DocumentAssembler``'s ``idCol`` and ``metadataCol`` do not apply, and
+    ``outputCol``. A ``Finisher`` decides the keys, as in Spark NLP: from there on the results
+    hold only the columns it finishes (still as annotations, under their own names).
+    ``EmbeddingsFinisher`` and stages that are not sparktext annotators (Spark ML models) are
+    skipped, as in Spark NLP, with one log line naming them. ``DocumentAssembler``'s ``idCol`` and ``metadataCol`` do not apply, and
     ``SentenceDetector``'s ``explodeSentences`` does not split a text into several results.
 
     Parameters
@@ -55,6 +56,7 @@ class LightPipeline:
 
         from sparktext.stages._base import AnnotatorTransformer, FinisherTransformer
         from sparktext.stages.document_assembler import DocumentAssembler
+        from sparktext.stages.finisher import Finisher
 
         if not isinstance(pipeline_model, PipelineModel):
             raise TypeError(
@@ -64,7 +66,7 @@ class LightPipeline:
         self.parse_embeddings = bool(parse_embeddings)
         self.output_cols = list(output_cols or [])
         self._ignore_unsupported = False
-        runnable = (DocumentAssembler, AnnotatorTransformer)
+        runnable = (DocumentAssembler, AnnotatorTransformer, Finisher)
         self._stages = [stage for stage in pipeline_model.stages if isinstance(stage, runnable)]
         skipped = [
             type(stage).__name__ for stage in pipeline_model.stages
@@ -78,6 +80,7 @@ class LightPipeline:
 
     def _run(self, texts: list[str]) -> dict[str, pa.Array]:
         from sparktext.stages.document_assembler import DocumentAssembler
+        from sparktext.stages.finisher import Finisher
 
         for number, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
@@ -85,6 +88,10 @@ class LightPipeline:
         columns: dict[str, pa.Array] = {}
         types: dict[str, str] = {}  # each column's annotator type, as transform()'s metadata says
         for stage in self._stages:
+            if isinstance(stage, Finisher):  # Spark NLP's LightPipeline keeps only what it finishes
+                kept = set(stage.getInputCols())
+                columns = {name: column for name, column in columns.items() if name in kept}
+                continue
             types[stage.getOutputCol()] = stage.outputAnnotatorType
             if isinstance(stage, DocumentAssembler):
                 columns[stage.getOutputCol()] = stage.annotate_arrow(pa.array(texts, type=pa.string()))
