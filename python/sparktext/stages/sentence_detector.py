@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import pyarrow as pa
@@ -14,8 +15,10 @@ from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
 from sparktext.params import HasMinMaxLength, int_at_least, one_of
 from sparktext.stages._base import AnnotatorTransformer, report_dropped, set_given_params
-from sparktext.stages._spark_udf import with_annotator_column
+from sparktext.stages._spark_udf import HAS_ARROW_UDF, with_annotator_column
 from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans_counted
+
+logger = logging.getLogger(__name__)
 
 
 class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
@@ -204,6 +207,13 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
         if not self.getExplodeSentences():
             return result
         output = self.getOutputCol()
+        carried = [name for name in result.columns if name != output]
+        if not HAS_ARROW_UDF and carried:
+            # mapInArrow cannot be pruned by Spark: every later stage gets each sentence's whole row.
+            logger.warning(
+                "explodeSentences on PySpark < 4.1: each sentence's row carries %s through every later "
+                "stage's Python worker; for very large documents select only the columns you need "
+                "first (README, Spark versions)", ", ".join(carried))
         field = result.schema[output]
         keep = self.getKeepRowsWithoutSentences()
         single = (F.explode_outer if keep else F.explode)(F.col(output))
