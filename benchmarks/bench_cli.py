@@ -1,6 +1,7 @@
 """The command line's two jobs end to end, with and without the progress bar, side by side.
 
-Run: ``.venv/bin/python benchmarks/bench_cli.py [--annotate-rows 200000] [--embed-rows 20000]``
+Run: ``.venv/bin/python benchmarks/bench_cli.py [--annotate-rows 200000] [--embed-rows 20000]
+[--jobs annotate,embed] [--rounds 2] [--baseline FOLDER]``
 
 Writes JSON lines inputs of UD English-EWT dev sentences (one per row, cycled) to a temporary
 folder, then runs, each in a fresh process as a user would (``local[*,4]``, the defaults):
@@ -10,7 +11,11 @@ folder, then runs, each in a fresh process as a user would (``local[*,4]``, the 
   ``--embed-rows`` rows;
 
 each with ``--no-progress`` and with the bar (whose total costs one extra pass over the input),
-alternating. The table gives the job's own time and tokens/s as the summary line prints them,
+alternating, ``--rounds`` times. ``--baseline`` names a checkout of an older sparktext (``git
+worktree add /tmp/old <commit>``): its command line runs the same inputs with ``--no-progress``
+in each round, beside ours, so a figure from an older issue can be compared in one run. The
+first run of all pays the cold start (disk caches, the model's first export) and is marked.
+The table gives the job's own time and tokens/s as the summary line prints them,
 the whole command's wall time, and the peak resident memory of the whole process tree (the
 driver JVM, the Python workers, this command), sampled every 0.2 s.
 """
@@ -22,6 +27,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,8 +74,10 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run(command: list[str]) -> dict:
+def run(command: list[str], pythonpath: str | None = None) -> dict:
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    if pythonpath:  # ahead of the installed sparktext, for the driver and its Python workers
+        env["PYTHONPATH"] = pythonpath
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0]
@@ -87,6 +95,8 @@ def run(command: list[str]) -> dict:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{err[-3000:]}")
+    if pythonpath and f"sparktext from {pythonpath}" not in err:
+        raise SystemExit(f"{' '.join(command)} did not import sparktext from {pythonpath}:\n{err[:2000]}")
     seconds, rate = SUMMARY.search(out).groups()
     return {"job_s": float(seconds), "tokens_per_s": int(rate.replace(",", "")), "wall_s": wall,
             "peak_gb": peak[0] / 1e9, "bar_frames": err.count("rows/s")}
@@ -96,23 +106,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotate-rows", type=int, default=200_000)
     parser.add_argument("--embed-rows", type=int, default=20_000)
+    parser.add_argument("--jobs", default="annotate,embed", help="which jobs to time, comma-separated")
+    parser.add_argument("--rounds", type=int, default=1, help="times each variant runs, alternating")
+    parser.add_argument("--baseline", help="a checkout of an older sparktext whose CLI runs beside ours")
     args = parser.parse_args()
-    sparktext_command = [os.path.join(os.path.dirname(sys.executable), "sparktext")]
+    ours = [os.path.join(os.path.dirname(sys.executable), "sparktext")]
+    variants = [("ours", ours, [], None), ("ours", ours, ["--no-progress"], None)]
+    if args.baseline:
+        old_python = os.path.join(os.path.abspath(args.baseline), "python")
+        older = [sys.executable, "-c", "import sys, sparktext.cli as cli; print('sparktext from', cli.__file__, "
+                 "file=sys.stderr); sys.exit(cli.main())"]
+        variants.append(("baseline", older, ["--no-progress"], old_python))
     results = []
     with tempfile.TemporaryDirectory() as folder:
         jobs = [("annotate", args.annotate_rows, []), ("embed", args.embed_rows, ["--model", "all_minilm_l6_v2"])]
-        for command, rows, extra in jobs:
+        for command, rows, extra in [job for job in jobs if job[0] in args.jobs.split(",")]:
             source = os.path.join(folder, f"{command}.jsonl")
             write_input(source, rows)
-            for progress in ([], ["--no-progress"], []) if command == "annotate" else ([], ["--no-progress"]):
-                output = os.path.join(folder, f"out-{len(results)}")
-                measured = run(sparktext_command + [command, source, output, *extra, *progress])
-                results.append({"job": f"{command} {rows:,} rows", "bar": "no" if progress else "yes", **measured})
-                print(json.dumps(results[-1]), file=sys.stderr)
-    print(f"{'job':<24} {'bar':>4} {'job s':>7} {'tokens/s':>10} {'wall s':>7} {'peak GB':>8}")
+            for round_number in range(args.rounds):
+                for code, prefix, progress, pythonpath in variants:
+                    output = os.path.join(folder, f"out-{len(results)}")
+                    measured = run(prefix + [command, source, output, *extra, *progress], pythonpath)
+                    results.append({"job": f"{command} {rows:,} rows", "code": code, "round": round_number + 1,
+                                    "bar": "no" if progress else "yes", "cold": not results, **measured})
+                    print(json.dumps(results[-1]), file=sys.stderr)
+    print(f"{'job':<24} {'code':>8} {'bar':>4} {'round':>5} {'job s':>7} {'tokens/s':>10} {'wall s':>7} {'peak GB':>8}")
     for r in results:
-        print(f"{r['job']:<24} {r['bar']:>4} {r['job_s']:>7.1f} {r['tokens_per_s']:>10,} {r['wall_s']:>7.1f} "
-              f"{r['peak_gb']:>8.2f}")
+        print(f"{r['job']:<24} {r['code']:>8} {r['bar']:>4} {r['round']:>5}{'*' if r['cold'] else ' '}"
+              f"{r['job_s']:>7.1f} {r['tokens_per_s']:>10,} {r['wall_s']:>7.1f} {r['peak_gb']:>8.2f}")
+    print("* the cold start: first run of all")
+    print("\nmedians over the rounds (cold run left out where another round exists):")
+    for job in dict.fromkeys(r["job"] for r in results):
+        for code, _, progress, _ in variants:
+            bar = "no" if progress else "yes"
+            runs = [r for r in results if r["job"] == job and r["code"] == code and r["bar"] == bar]
+            warm = [r for r in runs if not r["cold"]] or runs
+            print(f"  {job:<24} {code:>8} bar {bar:>3}: {statistics.median(r['job_s'] for r in warm):6.1f} s job, "
+                  f"{statistics.median(r['tokens_per_s'] for r in warm):>9,.0f} tokens/s, "
+                  f"{statistics.median(r['wall_s'] for r in warm):6.1f} s wall, "
+                  f"peak {max(r['peak_gb'] for r in warm):.2f} GB")
 
 
 if __name__ == "__main__":
