@@ -206,3 +206,24 @@ def test_worker_memory_stays_flat_when_a_partition_grows_tenfold(tmp_path):
     # What grows is the bigger input batch and the bounded per-shape native caches (measured:
     # +100 MB from 1x to 10x, +12 MB more from 10x to 20x); never the output.
     assert large["peak_mb"] - small["peak_mb"] < materialised_mb / 2, runs
+
+
+@pytest.mark.slow
+def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(tiny_bert_path, tmp_path):
+    """On local-cluster (two executor JVMs) one executor JVM is killed (SIGKILL) in the middle
+    of a BertEmbeddings job that writes Parquet: every row comes back once, with the vectors of
+    a run without the fault."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), tiny_bert_path, str(tmp_path)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    written = json.loads((tmp_path / "result.json").read_text())
+    killed = written["fault"]["killed_pid"]
+    assert not pathlib.Path(f"/proc/{killed}").exists() or "zombie" in pathlib.Path(f"/proc/{killed}/status").read_text()
+    faulty, clean = written["runs"]
+    assert [row[0] for row in faulty] == [row[0] for row in clean] == list(range(400))  # none lost, none twice
+    assert [row[1] for row in faulty] == [row[1] for row in clean]
+    np.testing.assert_allclose(
+        np.array([v for row in faulty for vector in row[2] for v in vector]),
+        np.array([v for row in clean for vector in row[2] for v in vector]), atol=1e-6,
+    )
