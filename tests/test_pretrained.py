@@ -20,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -495,3 +496,40 @@ def test_the_catalog_listing_shows_every_alias_the_docs_use():
             assert alias in line, (alias, line)
     documented = set(re.findall(r"`(en\.embed[\w.]*)`", (ROOT / "docs" / "light_pipeline.md").read_text()))
     assert documented and all(alias in listing for alias in documented), documented
+
+
+def test_two_processes_resolving_one_uncached_model_at_once_make_one_copy(tmp_path):
+    """Two jobs in two processes ask at the same moment for a model only a remote location
+    holds: both get it, from one published copy in the shared cache, with nothing half-written
+    left beside it."""
+    remote = tmp_path / "bucket"
+    fake_base_cased(remote / "bert_base_cased_en")
+    cache, start = tmp_path / "cache", tmp_path / "go"
+    code = f"""
+        import os, sys, time
+        import sparktext
+        from sparktext import BertEmbeddings
+        spark = sparktext.start(master="local[1]")
+        open(os.path.join({str(tmp_path)!r}, "ready-" + str(os.getpid())), "w").close()
+        while not os.path.exists({str(start)!r}):  # both sessions up: then resolve at once
+            time.sleep(0.01)
+        stage = BertEmbeddings.pretrained("bert_base_cased", "en", remote_loc={f"file://{remote}"!r})
+        print("FOLDER", stage.getModelPath())
+    """
+    env = {"SPARKTEXT_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYSPARK_PYTHON": sys.executable}
+    environment = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    processes = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=environment, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    deadline = time.monotonic() + 300
+    while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    start.touch()
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+    folders = {line.split(" ", 1)[1] for out, _ in outputs for line in out.splitlines() if line.startswith("FOLDER ")}
+    assert len(folders) == 1  # one copy, which both use
+    (folder,) = folders
+    assert sorted(os.listdir(folder)) == sorted(os.listdir(remote / "bert_base_cased_en"))
+    copies = [path for path in (cache / "remote").rglob("*") if path.is_dir() and path.name.startswith(".")]
+    assert copies == []  # no staging folder left behind
