@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 
+from sparktext.errors import ModelFileError
 from sparktext.pretrained.checkpoint import checkpoint_fingerprint, model_files
 
 logger = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ def ship_model_folder(spark, folder: str) -> str | None:
         if key not in _SHIPPED:
             staging = tempfile.mkdtemp(prefix="sparktext-ship-")
             manifest = os.path.join(staging, f"{alias}{SEPARATOR}{MANIFEST}")
-            with open(manifest, "w", encoding="utf-8") as handle:
-                handle.write("\n".join(names))
+            with open(manifest, "w", encoding="utf-8") as handle:  # each file's name and size
+                handle.write("\n".join(f"{name}\t{os.path.getsize(os.path.join(folder, name))}" for name in names))
             add_file(manifest)
             for name in names:
                 source, target = os.path.join(folder, name), os.path.join(staging, f"{alias}{SEPARATOR}{name}")
@@ -93,7 +94,9 @@ def executor_model_path(model_path: str, shipped_name: str | None) -> str:
     folder in its executor's work directory linking the shipped files under their own names.
 
     Several workers of one executor may get here at once: each builds the folder under a
-    private name and renames it into place; the first rename wins, the others use it.
+    private name and renames it into place; the first rename wins, the others use it. Each
+    fetched file must have the size the driver's had (the manifest says it): a file cut short
+    on this executor's disk is a :class:`ModelFileError` naming it, never a model loaded from it.
     """
     if shipped_name is None:
         return model_path
@@ -104,11 +107,20 @@ def executor_model_path(model_path: str, shipped_name: str | None) -> str:
     if os.path.isdir(folder):
         return folder
     with open(SparkFiles.get(f"{shipped_name}{SEPARATOR}{MANIFEST}"), encoding="utf-8") as handle:
-        names = handle.read().split("\n")
+        sizes = {name: int(size) for name, size in (line.rsplit("\t", 1) for line in handle.read().split("\n"))}
+    fetched = {name: SparkFiles.get(f"{shipped_name}{SEPARATOR}{name}") for name in sizes}
+    for name, path in fetched.items():
+        found = os.path.getsize(path) if os.path.exists(path) else None
+        if found != sizes[name]:
+            raise ModelFileError(
+                f"shipped model file {name} ({path}) has {'no file' if found is None else f'{found} bytes'} on this "
+                f"executor, the driver's has {sizes[name]} bytes: the executor's copy is missing or cut short "
+                f"(a full or failing disk?); free its work directory's disk and rerun the job"
+            )
     building = f"{folder}.building-{os.getpid()}"
     os.makedirs(building, exist_ok=True)
-    for name in names:
-        os.symlink(SparkFiles.get(f"{shipped_name}{SEPARATOR}{name}"), os.path.join(building, name))
+    for name, path in fetched.items():
+        os.symlink(path, os.path.join(building, name))
     try:
         os.rename(building, folder)
     except OSError:  # another worker renamed its folder first
