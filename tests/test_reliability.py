@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -227,3 +229,37 @@ def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(
         np.array([v for row in faulty for vector in row[2] for v in vector]),
         np.array([v for row in clean for vector in row[2] for v in vector]), atol=1e-6,
     )
+
+
+def test_a_full_disk_while_caching_or_exporting_a_model_leaves_nothing_half_written(tiny_bert_path, tmp_path):
+    """The disk fills up (here: the process's file size limit, which fails writes the same way)
+    while a model is copied into the cache and while its ONNX graph is exported: each is a
+    clear error, and neither the final folder nor a staging folder is left behind."""
+    cache = tmp_path / "cache"
+    code = f"""
+        import os, resource, signal
+        from sparktext.inference.export import onnx_graph
+        from sparktext.pretrained.checkpoint import copy_checkpoint
+        import torch, transformers  # imported before the limit: only the model's files hit it
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        try:
+            copy_checkpoint({tiny_bert_path!r}, {str(cache / "entry")!r})
+        except OSError as error:
+            print("COPY", error)
+        try:
+            onnx_graph({tiny_bert_path!r}, {str(cache)!r})
+        except Exception as error:
+            print("EXPORT", type(error).__name__, str(error).splitlines()[0])
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("COPY", "EXPORT")))
+    assert re.search(r"no room to copy the model into .*entry \(File too large while writing model.safetensors; "
+                     r"its files take [\d.]+ MB\)", lines["COPY"]), lines
+    assert "File too large" in lines["EXPORT"], lines
+    left = sorted(str(path.relative_to(cache)) for path in cache.rglob("*") if not path.name.endswith(".lock"))
+    assert left == ["onnx"], left  # no entry, no staging folder, no graph

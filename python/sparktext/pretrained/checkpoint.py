@@ -7,6 +7,7 @@ folder fails fast with a message naming the file, not as a stack trace on an exe
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import json
@@ -313,6 +314,10 @@ def tokenizer_lowercases(folder: str) -> bool:
     return False
 
 
+#: errno values that mean "the disk (or the process's file size limit, or a quota) is full".
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str:
     """Put the checkpoint files of ``source`` into a new folder ``destination``, atomically:
     they are staged in a uniquely named sibling folder and published by one rename, so a
@@ -333,7 +338,16 @@ def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str
                     continue
                 except OSError:  # another filesystem, or no hard links there: copy
                     pass
-            shutil.copyfile(source_file, staged_file)
+            try:
+                shutil.copyfile(source_file, staged_file)
+            except OSError as error:
+                if error.errno not in NO_ROOM:
+                    raise
+                needed = sum(os.path.getsize(os.path.join(source, n)) for n in model_files(source))
+                raise OSError(error.errno, (
+                    f"no room to copy the model into {destination} ({os.strerror(error.errno)} while writing "
+                    f"{name}; its files take {needed / 1e6:.1f} MB): free space there, or use another cache "
+                    f"folder (SPARKTEXT_CACHE); nothing was left half-written")) from error
         os.chmod(staging, 0o755)  # mkdtemp's folder is private; a cache is shared
         try:
             os.rename(staging, destination)
