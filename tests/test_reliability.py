@@ -216,8 +216,9 @@ def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(
     of a BertEmbeddings job that writes Parquet: every row comes back once, with the vectors of
     a run without the fault."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), tiny_bert_path, str(tmp_path)],
-                            env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), "kill-executor", tiny_bert_path, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     written = json.loads((tmp_path / "result.json").read_text())
     killed = written["fault"]["killed_pid"]
@@ -263,3 +264,20 @@ def test_a_full_disk_while_caching_or_exporting_a_model_leaves_nothing_half_writ
     assert "File too large" in lines["EXPORT"], lines
     left = sorted(str(path.relative_to(cache)) for path in cache.rglob("*") if not path.name.endswith(".lock"))
     assert left == ["onnx"], left  # no entry, no staging folder, no graph
+
+
+@pytest.mark.slow
+def test_a_shipped_model_file_cut_short_on_the_executors_fails_the_job_naming_it(tiny_bert_path, tmp_path):
+    """On local-cluster, each executor's fetched copy of the weights is cut short before the
+    model loads: the job fails with the error naming the file and both sizes (every retry
+    meets the same short file), and no vector is computed from it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), "truncate-shipped", tiny_bert_path, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    outcome = json.loads((tmp_path / "result.json").read_text())
+    assert "error" in outcome, "the job ran on weights cut short"
+    size = os.path.getsize(os.path.join(tiny_bert_path, "model.safetensors"))
+    assert re.search(rf"shipped model file model.safetensors .* has 100 bytes on this executor, the driver's has {size}",
+                     outcome["error"]), outcome["error"][-3000:]
