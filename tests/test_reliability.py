@@ -210,17 +210,21 @@ def test_worker_memory_stays_flat_when_a_partition_grows_tenfold(tmp_path):
     assert large["peak_mb"] - small["peak_mb"] < materialised_mb / 2, runs
 
 
+def run_cluster_fault(fault: str, model: str, work) -> dict:
+    """tests/cluster_fault_job.py's FAULT on local-cluster, in its own process; its result.json."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), fault, model, str(work)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads((work / "result.json").read_text())
+
+
 @pytest.mark.slow
 def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(tiny_bert_path, tmp_path):
     """On local-cluster (two executor JVMs) one executor JVM is killed (SIGKILL) in the middle
     of a BertEmbeddings job that writes Parquet: every row comes back once, with the vectors of
     a run without the fault."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), "kill-executor", tiny_bert_path, str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
-    written = json.loads((tmp_path / "result.json").read_text())
+    written = run_cluster_fault("kill-executor", tiny_bert_path, tmp_path)
     killed = written["fault"]["killed_pid"]
     assert not pathlib.Path(f"/proc/{killed}").exists() or "zombie" in pathlib.Path(f"/proc/{killed}/status").read_text()
     faulty, clean = written["runs"]
@@ -271,12 +275,7 @@ def test_a_shipped_model_file_cut_short_on_the_executors_fails_the_job_naming_it
     """On local-cluster, each executor's fetched copy of the weights is cut short before the
     model loads: the job fails with the error naming the file and both sizes (every retry
     meets the same short file), and no vector is computed from it."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]), "PYSPARK_PYTHON": sys.executable}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "cluster_fault_job.py"), "truncate-shipped", tiny_bert_path, str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
-    outcome = json.loads((tmp_path / "result.json").read_text())
+    outcome = run_cluster_fault("truncate-shipped", tiny_bert_path, tmp_path)
     assert "error" in outcome, "the job ran on weights cut short"
     size = os.path.getsize(os.path.join(tiny_bert_path, "model.safetensors"))
     assert re.search(rf"shipped model file model.safetensors .* has 100 bytes on this executor, the driver's has {size}",
