@@ -20,6 +20,30 @@ from typing import Sequence
 #: for fixed batches of 16 (padding 2.1% / ~5% against 4.5% / 12-23%); 0 (no fixed cost)
 #: was slower (8.1 / 9.4 s), 96-256 in between.
 BATCH_OVERHEAD_POSITIONS = 48
+#: A GPU computes thousands of positions in the time a launch takes: there, fill batches.
+GPU_BATCH_OVERHEAD_POSITIONS = 1024
+
+#: What ``batchSize`` 0 (auto, the default) means, in words for the param's doc string.
+AUTO_BATCH_SIZE_DOC = "0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)"
+
+
+def batch_policy(batch_size: int, device: str, precision: str) -> tuple[int, int]:
+    """``(most sequences per forward pass, fixed cost per pass in positions)`` for a
+    ``batchSize`` setting (0: auto) on ``device`` in ``precision``.
+
+    On CPU, caps of 16 and 32 run alike in fp32 once :func:`plan_batches` cuts the batches;
+    bf16's matrix instructions want 32; a GPU wants larger batches (benchmarks/bench_bert.py).
+
+    >>> batch_policy(0, "cpu", "fp32"), batch_policy(0, "cpu", "bf16"), batch_policy(0, "cuda:0", "fp16")
+    ((16, 48), (32, 48), (64, 1024))
+    >>> batch_policy(8, "cpu", "fp32")
+    (8, 48)
+    """
+    if batch_size < 0:
+        raise ValueError(f"batchSize must be >= 0 ({AUTO_BATCH_SIZE_DOC}), got {batch_size}")
+    gpu = device.startswith("cuda")
+    auto = 64 if gpu else (32 if precision == "bf16" else 16)
+    return (batch_size or auto), (GPU_BATCH_OVERHEAD_POSITIONS if gpu else BATCH_OVERHEAD_POSITIONS)
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, overhead: int = BATCH_OVERHEAD_POSITIONS) -> list[tuple[int, int]]:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence as SequenceType
 import numpy as np
 
 from sparktext.errors import ModelOutputError
-from sparktext.inference.batching import BATCH_OVERHEAD_POSITIONS, plan_batches
+from sparktext.inference.batching import batch_policy, plan_batches
 from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
@@ -151,16 +151,7 @@ class BertEngine:
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
-        # Measured on CPU (benchmarks/bench_bert.py, docs/performance.md): in fp32 caps of 16
-        # and 32 run alike once batches are cut by plan_batches; bf16 matrix instructions want
-        # 32; a GPU wants larger batches.
-        if self.device.startswith("cuda"):
-            self.default_batch_size = 64
-        else:
-            self.default_batch_size = 32 if self.precision == "bf16" else 16
-        #: Fixed cost of a forward pass in padded positions (see inference/batching.py). A GPU
-        #: computes thousands of positions in the time a launch takes: there, fill batches.
-        self.batch_overhead = 1024 if self.device.startswith("cuda") else BATCH_OVERHEAD_POSITIONS
+        self.default_batch_size, self.batch_overhead = batch_policy(0, self.device, self.precision)
         logger.info(
             "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
             time.perf_counter() - started,
@@ -251,8 +242,8 @@ class BertEngine:
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
-        size = batch_size if batch_size > 0 else self.default_batch_size
-        plan = plan_batches(lengths, size, self.batch_overhead)
+        size, overhead = batch_policy(batch_size, self.device, self.precision)
+        plan = plan_batches(lengths, size, overhead)
         while plan:
             start, stop = plan.pop(0)
             indices = order[start:stop]
@@ -265,7 +256,7 @@ class BertEngine:
                 size = max(1, len(indices) // 2)
                 logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), size)
                 _free_cuda_cache()
-                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, self.batch_overhead)]
+                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, overhead)]
                 continue
             if not np.isfinite(vectors).all():
                 raise ModelOutputError(

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame
 
 from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
+from sparktext.inference.batching import AUTO_BATCH_SIZE_DOC
 from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
 from sparktext.params import log_no_op, int_at_least
@@ -79,7 +80,7 @@ class BertModelStage(AnnotatorTransformer):
     defaultPretrainedName = "bert_base_cased"
 
     batchSize: Param[int] = Param(
-        Params._dummy(), "batchSize", "sequences per forward pass; 0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)",
+        Params._dummy(), "batchSize", f"sequences per forward pass; {AUTO_BATCH_SIZE_DOC}",
         int_at_least("batchSize", 0),
     )
     maxSentenceLength: Param[int] = Param(

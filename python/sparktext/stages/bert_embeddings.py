@@ -45,8 +45,8 @@ class BertEmbeddings(BertModelStage):
         grouped into model sequences by their ``sentence`` metadata.
     outputCol : str, default "embeddings"
     batchSize : int, default 0
-        Sequences per forward pass; 0 picks by device: 16 on CPU in fp32 (16 and 32 measured
-        alike there), 32 on CPU in bf16 (measured faster), 64 on GPU.
+        Sequences per forward pass; 0 picks by device and precision
+        (:func:`sparktext.inference.batching.batch_policy` says how).
     maxSentenceLength : int, default 128
         Wordpieces per window, [CLS] and [SEP] included (3..512).
     caseSensitive : bool
