@@ -533,27 +533,3 @@ def test_two_processes_resolving_one_uncached_model_at_once_make_one_copy(tmp_pa
     assert sorted(os.listdir(folder)) == sorted(os.listdir(remote / "bert_base_cased_en"))
     copies = [path for path in (cache / "remote").rglob("*") if path.is_dir() and path.name.startswith(".")]
     assert copies == []  # no staging folder left behind
-
-
-def test_a_shipped_model_file_cut_short_on_an_executor_is_named(spark, tiny_bert_path, monkeypatch):
-    """What an executor fetched is checked against the sizes the driver shipped: a file cut
-    short (a full disk during the fetch) is an error naming it, not a model built from it.
-    On the driver, SparkFiles serves the shipped files as an executor's would."""
-    from pyspark import SparkFiles
-
-    from sparktext.pretrained import shipping
-    from sparktext.pretrained.checkpoint import model_files
-
-    monkeypatch.setattr(shipping, "needs_shipping", lambda master: True)  # ship in local mode too
-    shipped = shipping.ship_model_folder(spark, tiny_bert_path)
-    folder = shipping.executor_model_path(tiny_bert_path, shipped)
-    assert sorted(os.listdir(folder)) == sorted(model_files(tiny_bert_path))
-    shutil.rmtree(folder)
-    fetched = SparkFiles.get(f"{shipped}{shipping.SEPARATOR}model.safetensors")
-    size = os.path.getsize(fetched)
-    os.remove(fetched)  # a new, shorter file: the fetched one may be a link to the original
-    with open(fetched, "wb") as handle:
-        handle.write(b"\0" * 100)
-    with pytest.raises(ModelFileError, match=rf"model.safetensors .* has 100 bytes on this executor, the driver's has {size}"):
-        shipping.executor_model_path(tiny_bert_path, shipped)
-    assert not os.path.exists(folder)
