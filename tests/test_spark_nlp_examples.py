@@ -43,10 +43,6 @@ def offline_models(tmp_path_factory):
         yield cache
 
 
-def _token_results(row, column: str) -> list[str]:
-    return [annotation.result for annotation in row[column]]
-
-
 def test_document_assembler_example(spark):
     data = spark.createDataFrame([["Spark NLP is an open-source text processing library."]]).toDF("text")
     documentAssembler = DocumentAssembler().setInputCol("text").setOutputCol("document")

@@ -25,8 +25,9 @@ class LightPipeline:
     ``outputCol``. A ``Finisher`` decides the keys, as in Spark NLP: from there on the results
     hold only the columns it finishes (still as annotations, under their own names).
     ``EmbeddingsFinisher`` and stages that are not sparktext annotators (Spark ML models) are
-    skipped, as in Spark NLP, with one log line naming them. ``DocumentAssembler``'s ``idCol`` and ``metadataCol`` do not apply, and
-    ``SentenceDetector``'s ``explodeSentences`` does not split a text into several results.
+    skipped, as in Spark NLP, with one log line naming them. ``DocumentAssembler``'s ``idCol``
+    and ``metadataCol`` do not apply, and ``SentenceDetector``'s ``explodeSentences`` does not
+    split a text into several results.
 
     Parameters
     ----------

@@ -151,7 +151,6 @@ class BertEngine:
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
-        self.default_batch_size, self.batch_overhead = batch_policy(0, self.device, self.precision)
         logger.info(
             "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
             time.perf_counter() - started,
@@ -225,6 +224,11 @@ class BertEngine:
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
         return self.runtime.run(input_ids, mask, read.rows, read.cols, read.pooler)
+
+    @property
+    def default_batch_size(self) -> int:
+        """The batch size ``batchSize`` 0 means on this engine's device and precision."""
+        return batch_policy(0, self.device, self.precision)[0]
 
     def forward_sorted(
         self,

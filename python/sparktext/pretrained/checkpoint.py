@@ -330,7 +330,8 @@ def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(destination)}.partial-", dir=parent)
     try:
-        for name in model_files(source):
+        names = model_files(source)  # inside the try: a missing source leaves no staging folder
+        for name in names:
             source_file, staged_file = os.path.join(source, name), os.path.join(staging, name)
             if link:
                 try:
@@ -343,7 +344,7 @@ def copy_checkpoint(source: str, destination: str, *, link: bool = False) -> str
             except OSError as error:
                 if error.errno not in NO_ROOM:
                     raise
-                needed = sum(os.path.getsize(os.path.join(source, n)) for n in model_files(source))
+                needed = sum(os.path.getsize(os.path.join(source, n)) for n in names)
                 raise OSError(error.errno, (
                     f"no room to copy the model into {destination} ({os.strerror(error.errno)} while writing "
                     f"{name}; its files take {needed / 1e6:.1f} MB): free space there, or use another cache "
