@@ -81,26 +81,71 @@ def test_sorting_by_length_keeps_padding_low(minilm, real_sentences):
     assert minilm.embed(real_sentences, batch_size=16).padding_ratio < 0.15
 
 
-def test_batch_plan_covers_every_sequence_once_and_pads_no_more_than_fixed_batches():
+def test_batch_plan_covers_every_sequence_once_and_costs_no_more_than_fixed_batches():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from sparktext.inference.batching import plan_batches
+    from sparktext.inference.batching import BatchPolicy, plan_batches
 
-    def cost(lengths, plan, overhead):
-        return sum((b - a) * lengths[a] + overhead for a, b in plan)
+    def cost(lengths, plan, policy, recent):
+        total = 0
+        for a, b in plan:
+            length = policy.padded_length(lengths[a], 512)
+            total += (b - a) * length + policy.pass_cost
+            if policy.new_shape_cost and (b - a, length) not in recent:
+                total += policy.new_shape_cost
+        return total
 
     @settings(max_examples=300, deadline=None)
-    @given(st.lists(st.integers(1, 512), max_size=200), st.integers(1, 64), st.integers(0, 500))
-    def check(lengths, batch_size, overhead):
+    @given(st.lists(st.integers(1, 512), max_size=200), st.integers(1, 64), st.integers(0, 500),
+           st.sampled_from([1, 8]), st.sampled_from([0, 400]),
+           st.sets(st.tuples(st.integers(1, 64), st.sampled_from(range(8, 520, 8))), max_size=30))
+    def check(lengths, batch_size, overhead, multiple, shape_cost, recent):
         lengths = sorted(lengths, reverse=True)
-        plan = plan_batches(lengths, batch_size, overhead)
+        policy = BatchPolicy(batch_size, overhead, multiple, shape_cost)
+        recent = frozenset(recent)
+        plan = plan_batches(lengths, policy, recent, 512)
         assert [i for a, b in plan for i in range(a, b)] == list(range(len(lengths)))
         assert all(1 <= b - a <= batch_size for a, b in plan)
         fixed = [(a, min(a + batch_size, len(lengths))) for a in range(0, len(lengths), batch_size)]
-        assert cost(lengths, plan, overhead) <= cost(lengths, fixed, overhead)
+        assert cost(lengths, plan, policy, recent) <= cost(lengths, fixed, policy, recent)
 
     check()
+
+
+def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_path, real_sentences):
+    """OpenVINO builds kernels for each new batch shape (half a bf16 pass): the plan rounds
+    lengths and prefers shapes run lately, so a stream of chunks meets few shapes; padding to
+    the rounded length changes no vector beyond bf16's own noise."""
+    engine = get_engine(minilm_path, device="cpu", precision="bf16", engine="openvino")
+    shapes = []
+    forward = engine.forward
+
+    def recording(batch, read, length=None):
+        shapes.append((len(batch), length))
+        return forward(batch, read, length)
+
+    engine.forward = recording
+    import random
+
+    from sparktext.inference.batching import BatchPolicy, plan_batches
+
+    shuffled = random.Random(0)
+    chunks = [shuffled.sample(real_sentences, 60) for _ in range(8)]  # a stream of different chunks
+    try:
+        results = [engine.embed(chunk) for chunk in chunks]
+    finally:
+        del engine.forward
+    assert all(length % 8 == 0 for _, length in shapes)
+    plain = set()  # the shapes the length-only plan (as in fp32) cuts from the same chunks
+    for chunk in chunks:
+        lengths = sorted((len(engine.tokenizer(w, is_split_into_words=True)["input_ids"]) for w in chunk), reverse=True)
+        plain.update((b - a, lengths[a]) for a, b in plan_batches(lengths, BatchPolicy(32, 48)))
+    assert len(set(shapes)) * 2 <= len(plain), (sorted(set(shapes)), len(plain))
+    exact = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch").embed(chunks[-1]).vectors
+    bf16 = results[-1].vectors
+    cosine = (exact * bf16).sum(1) / (np.linalg.norm(exact, axis=1) * np.linalg.norm(bf16, axis=1))
+    assert cosine.min() >= 0.99, cosine.min()
 
 
 @pytest.mark.parametrize("engine", ["torch", "openvino"])
@@ -178,11 +223,11 @@ def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog
     real_forward = BertEngine.forward
     sizes = []
 
-    def forward_with_small_memory(self, batch, read=None):
+    def forward_with_small_memory(self, batch, read=None, length=None):
         sizes.append(len(batch))
         if len(batch) > 4:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_forward(self, batch, read)
+        return real_forward(self, batch, read, length)
 
     monkeypatch.setattr(BertEngine, "forward", forward_with_small_memory)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
@@ -199,7 +244,7 @@ def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog
 def test_other_errors_are_not_retried(tiny_bert_path, monkeypatch):
     engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
 
-    def broken(self, batch, read=None):
+    def broken(self, batch, read=None, length=None):
         raise RuntimeError("shape mismatch")
 
     monkeypatch.setattr(BertEngine, "forward", broken)

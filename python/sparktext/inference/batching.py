@@ -1,73 +1,179 @@
-"""Cutting length-sorted sequences into batches that waste little on padding.
+"""Cutting length-sorted sequences into batches that waste little work.
 
 Sorting by length (as sentence-transformers' ``encode`` does) makes neighbours similar, but a
 fixed batch size still pads badly where lengths are sparse -- the long tail of a few hundred
 sentences, which is what one Spark partition or Arrow chunk holds: on EWT web text, chunks of
 ~230 sentences padded 12-23% in batches of 16, against 4.5% when all 900 were sorted together.
 :func:`plan_batches` chooses the cut points instead, by dynamic programming over the sorted
-lengths, minimising the positions the model computes (batch size x longest sequence) plus a
-fixed cost per forward pass, with at most ``batch_size`` sequences per batch.
+lengths, minimising the positions the model computes (rows x padded length) plus a fixed cost
+per forward pass, with at most ``max_sequences`` sequences per batch.
+
+Some engines pay for each batch *shape* they have not run lately: OpenVINO's CPU plugin builds
+kernels for every new (rows, length) it meets, which in bf16 costs about half a forward pass
+(docs/performance.md). For those the policy rounds padded lengths up to a multiple and charges
+a shape missing from the engine's :class:`ShapeHistory`, so the plan reuses a few dozen shapes
+instead of making hundreds.
+
+Everything about batching that depends on the device, the precision or the engine is decided
+in :func:`batch_policy`, here and nowhere else.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import threading
 from typing import Sequence
 
 #: The fixed cost of one forward pass on CPU, in padded positions: what keeps the plan from
 #: cutting a dense run of equal lengths into many tiny batches (each pass has Python overhead,
-#: and small matrices use the cores poorly). Measured on MiniLM fp32, one thread, 919 EWT
-#: sentences whole and in 4 chunks: 48 gave 7.8 s / 7.8-8.3 s against 8.1-8.4 s / 9.4-10.1 s
-#: for fixed batches of 16 (padding 2.1% / ~5% against 4.5% / 12-23%); 0 (no fixed cost)
-#: was slower (8.1 / 9.4 s), 96-256 in between.
+#: and small matrices use the cores poorly). Chosen by measurement (docs/performance.md).
 BATCH_OVERHEAD_POSITIONS = 48
 #: A GPU computes thousands of positions in the time a launch takes: there, fill batches.
 GPU_BATCH_OVERHEAD_POSITIONS = 1024
+#: OpenVINO bf16 on CPU: the cost of a batch shape the engine has not run lately, in positions,
+#: and the multiple padded lengths are rounded up to (so that fewer shapes exist at all).
+OPENVINO_BF16_NEW_SHAPE_POSITIONS = 400
+OPENVINO_BF16_LENGTH_MULTIPLE = 8
+#: How many recent shapes count as built (OpenVINO keeps kernels for the shapes it ran last;
+#: sparktext bounds that cache, see inference/runtimes.py).
+RECENT_SHAPES = 24
 
 #: What ``batchSize`` 0 (auto, the default) means, in words for the param's doc string.
 AUTO_BATCH_SIZE_DOC = "0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)"
 
 
-def batch_policy(batch_size: int, device: str, precision: str) -> tuple[int, int]:
-    """``(most sequences per forward pass, fixed cost per pass in positions)`` for a
-    ``batchSize`` setting (0: auto) on ``device`` in ``precision``.
+@dataclasses.dataclass(frozen=True)
+class BatchPolicy:
+    """How an engine's batches are cut.
+
+    Attributes
+    ----------
+    max_sequences : int
+        At most this many sequences per forward pass.
+    pass_cost : int
+        The fixed cost of one forward pass, in padded positions.
+    length_multiple : int
+        Padded lengths are rounded up to a multiple of this (1: the longest sequence's length).
+    new_shape_cost : int
+        The extra cost, in positions, of a (rows, length) shape not in the engine's recent
+        shapes (0: shapes cost nothing of their own).
+    """
+
+    max_sequences: int
+    pass_cost: int
+    length_multiple: int = 1
+    new_shape_cost: int = 0
+
+    def padded_length(self, longest: int, limit: int) -> int:
+        """The length a batch whose longest sequence has ``longest`` positions is padded to,
+        never past ``limit`` (the model's positions) unless ``longest`` itself is.
+
+        >>> BatchPolicy(32, 48, length_multiple=8).padded_length(17, 512)
+        24
+        >>> BatchPolicy(32, 48, length_multiple=8).padded_length(509, 512)
+        512
+        >>> BatchPolicy(32, 48, length_multiple=8).padded_length(513, 514)
+        514
+        """
+        rounded = -(-longest // self.length_multiple) * self.length_multiple
+        return max(longest, min(rounded, limit))
+
+
+def batch_policy(batch_size: int, device: str, precision: str, engine: str = "torch") -> BatchPolicy:
+    """The :class:`BatchPolicy` for a ``batchSize`` setting (0: auto) on ``device`` in
+    ``precision``, run by ``engine`` (``torch``, ``onnx`` or ``openvino``).
 
     On CPU, caps of 16 and 32 run alike in fp32 once :func:`plan_batches` cuts the batches;
     bf16's matrix instructions want 32; a GPU wants larger batches (benchmarks/bench_bert.py).
 
-    >>> batch_policy(0, "cpu", "fp32"), batch_policy(0, "cpu", "bf16"), batch_policy(0, "cuda:0", "fp16")
-    ((16, 48), (32, 48), (64, 1024))
-    >>> batch_policy(8, "cpu", "fp32")
-    (8, 48)
+    >>> batch_policy(0, "cpu", "fp32").max_sequences, batch_policy(0, "cpu", "bf16").max_sequences
+    (16, 32)
+    >>> batch_policy(0, "cuda:0", "fp16")
+    BatchPolicy(max_sequences=64, pass_cost=1024, length_multiple=1, new_shape_cost=0)
+    >>> batch_policy(0, "cpu", "bf16", "openvino")
+    BatchPolicy(max_sequences=32, pass_cost=48, length_multiple=8, new_shape_cost=400)
+    >>> batch_policy(-1, "cpu", "fp32")
+    Traceback (most recent call last):
+    ...
+    ValueError: batchSize must be >= 0 (0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)), got -1
     """
     if batch_size < 0:
         raise ValueError(f"batchSize must be >= 0 ({AUTO_BATCH_SIZE_DOC}), got {batch_size}")
-    gpu = device.startswith("cuda")
-    auto = 64 if gpu else (32 if precision == "bf16" else 16)
-    return (batch_size or auto), (GPU_BATCH_OVERHEAD_POSITIONS if gpu else BATCH_OVERHEAD_POSITIONS)
+    if device.startswith("cuda"):
+        return BatchPolicy(batch_size or 64, GPU_BATCH_OVERHEAD_POSITIONS)
+    size = batch_size or (32 if precision == "bf16" else 16)
+    if engine == "openvino" and precision == "bf16":
+        # In fp32 the same rounding and shape cost measured no faster (the kernels are built as
+        # fast, the passes take longer): there the plan stays as it was.
+        return BatchPolicy(size, BATCH_OVERHEAD_POSITIONS, OPENVINO_BF16_LENGTH_MULTIPLE,
+                           OPENVINO_BF16_NEW_SHAPE_POSITIONS)
+    return BatchPolicy(size, BATCH_OVERHEAD_POSITIONS)
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int, overhead: int = BATCH_OVERHEAD_POSITIONS) -> list[tuple[int, int]]:
+class ShapeHistory:
+    """The (rows, length) batch shapes an engine ran most recently, at most ``capacity``.
+
+    >>> recent = ShapeHistory(capacity=2)
+    >>> for shape in [(16, 24), (8, 40), (16, 24), (4, 64)]:
+    ...     recent.add(shape)
+    >>> sorted(recent.shapes())
+    [(4, 64), (16, 24)]
+    """
+
+    def __init__(self, capacity: int = RECENT_SHAPES) -> None:
+        self._capacity = capacity
+        self._shapes: collections.OrderedDict[tuple[int, int], None] = collections.OrderedDict()
+        self._lock = threading.Lock()  # LightPipeline may embed from several threads
+
+    def add(self, shape: tuple[int, int]) -> None:
+        with self._lock:
+            self._shapes[shape] = None
+            self._shapes.move_to_end(shape)
+            while len(self._shapes) > self._capacity:
+                self._shapes.popitem(last=False)
+
+    def shapes(self) -> frozenset[tuple[int, int]]:
+        with self._lock:
+            return frozenset(self._shapes)
+
+
+def plan_batches(
+    lengths: Sequence[int], policy: BatchPolicy, recent: frozenset[tuple[int, int]] = frozenset(),
+    limit: int = 1 << 30,
+) -> list[tuple[int, int]]:
     """Cut points ``[(start, stop), ...]`` for sequences already sorted longest first.
 
-    Minimises ``sum(count x longest) + overhead x batches`` with ``count <= batch_size``; in
-    O(len(lengths) x batch_size).
+    Minimises the sum over batches of ``rows x padded length + pass_cost``, plus
+    ``new_shape_cost`` for each batch whose (rows, padded length) is not in ``recent``, with at
+    most ``max_sequences`` rows per batch; padded lengths as :meth:`BatchPolicy.padded_length`
+    with ``limit``. In O(len(lengths) x max_sequences).
 
     Examples
     --------
-    >>> plan_batches([100, 98, 12, 12, 11, 10], batch_size=4)
+    >>> plan_batches([100, 98, 12, 12, 11, 10], BatchPolicy(4, 48))
     [(0, 2), (2, 6)]
-    >>> plan_batches([], batch_size=4)
+    >>> plan_batches([], BatchPolicy(4, 48))
     []
+    >>> shaped = BatchPolicy(4, 0, length_multiple=8, new_shape_cost=100)
+    >>> plan_batches([12, 12, 11, 10], shaped, recent=frozenset({(2, 16)}))
+    [(0, 2), (2, 4)]
     """
     count = len(lengths)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    size = policy.max_sequences
+    if size < 1:
+        raise ValueError(f"a batch holds at least one sequence, got max_sequences={size}")
+    padded = [policy.padded_length(length, limit) for length in lengths]
     best = [0.0] + [float("inf")] * count  # best[i]: cheapest plan of the first i sequences
     cut = [0] * (count + 1)
+    shape_cost = policy.new_shape_cost
     for stop in range(1, count + 1):
-        for start in range(max(0, stop - batch_size), stop):
+        for start in range(max(0, stop - size), stop):
+            rows = stop - start
             # Sorted longest first: the batch's longest is its first sequence.
-            cost = best[start] + (stop - start) * lengths[start] + overhead
+            cost = best[start] + rows * padded[start] + policy.pass_cost
+            if shape_cost and (rows, padded[start]) not in recent:
+                cost += shape_cost
             if cost < best[stop]:
                 best[stop], cut[stop] = cost, start
     plan = []

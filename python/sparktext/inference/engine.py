@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence as SequenceType
 import numpy as np
 
 from sparktext.errors import ModelOutputError
-from sparktext.inference.batching import batch_policy, plan_batches
+from sparktext.inference.batching import ShapeHistory, batch_policy, plan_batches
 from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
@@ -151,6 +151,7 @@ class BertEngine:
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
+        self.recent_shapes = ShapeHistory()  # what the batch plan reuses (inference/batching.py)
         logger.info(
             "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
             time.perf_counter() - started,
@@ -210,11 +211,12 @@ class BertEngine:
         return np.concatenate(pieces), new_stops - new_lengths, new_stops
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, batch: SequenceType[np.ndarray], read: Readout) -> np.ndarray:
+    def forward(self, batch: SequenceType[np.ndarray], read: Readout, length: int | None = None) -> np.ndarray:
         """The last hidden state at ``read``'s positions (or the pooler output of its rows),
         float32 ``[len(read.rows), hidden]``, for one batch of wordpiece id arrays, each
-        wrapped in [CLS] ... [SEP] and padded to the longest."""
-        longest = max(len(ids) for ids in batch) + 2
+        wrapped in [CLS] ... [SEP] and padded to ``length`` positions (default: the longest)."""
+        longest = length or max(len(ids) for ids in batch) + 2
+        self.recent_shapes.add((len(batch), longest))
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
         for row, ids in enumerate(batch):
@@ -228,7 +230,7 @@ class BertEngine:
     @property
     def default_batch_size(self) -> int:
         """The batch size ``batchSize`` 0 means on this engine's device and precision."""
-        return batch_policy(0, self.device, self.precision)[0]
+        return batch_policy(0, self.device, self.precision, self.engine).max_sequences
 
     def forward_sorted(
         self,
@@ -246,21 +248,23 @@ class BertEngine:
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
-        size, overhead = batch_policy(batch_size, self.device, self.precision)
-        plan = plan_batches(lengths, size, overhead)
+        policy = batch_policy(batch_size, self.device, self.precision, self.engine)
+        plan = plan_batches(lengths, policy, self.recent_shapes.shapes(), self.max_positions)
         while plan:
             start, stop = plan.pop(0)
             indices = order[start:stop]
             read = readout(indices)
+            length = policy.padded_length(lengths[start], self.max_positions)
             try:
-                vectors = self.forward([pieces[i] for i in indices], read)
+                vectors = self.forward([pieces[i] for i in indices], read, length)
             except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
                 if not _is_out_of_memory(error) or len(indices) == 1:
                     raise
-                size = max(1, len(indices) // 2)
-                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), size)
+                policy = dataclasses.replace(policy, max_sequences=max(1, len(indices) // 2))
+                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), policy.max_sequences)
                 _free_cuda_cache()
-                plan = [(start + a, start + b) for a, b in plan_batches(lengths[start:], size, overhead)]
+                replanned = plan_batches(lengths[start:], policy, self.recent_shapes.shapes(), self.max_positions)
+                plan = [(start + a, start + b) for a, b in replanned]
                 continue
             if not np.isfinite(vectors).all():
                 raise ModelOutputError(
@@ -270,7 +274,7 @@ class BertEngine:
                 )
             consume(indices, vectors, read)
             real += sum(lengths[start:stop])
-            padded += lengths[start] * len(indices)
+            padded += length * len(indices)
         return 1 - real / padded if padded else 0.0
 
     # -- postprocess -------------------------------------------------------------------------
