@@ -219,6 +219,16 @@ def run_cluster_fault(fault: str, model: str, work) -> dict:
     return json.loads((work / "result.json").read_text())
 
 
+def assert_rows_of_an_undisturbed_run(faulty, clean) -> None:
+    """The faulty run's rows ([id, tokens, vectors]) are the clean run's: every id once."""
+    assert [row[0] for row in faulty] == [row[0] for row in clean] == list(range(400))  # none lost, none twice
+    assert [row[1] for row in faulty] == [row[1] for row in clean]
+    np.testing.assert_allclose(
+        np.array([v for row in faulty for vector in row[2] for v in vector]),
+        np.array([v for row in clean for vector in row[2] for v in vector]), atol=1e-6,
+    )
+
+
 @pytest.mark.slow
 def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(tiny_bert_path, tmp_path):
     """On local-cluster (two executor JVMs) one executor JVM is killed (SIGKILL) in the middle
@@ -227,13 +237,7 @@ def test_an_executor_jvm_killed_mid_job_leaves_the_output_of_an_undisturbed_run(
     written = run_cluster_fault("kill-executor", tiny_bert_path, tmp_path)
     killed = written["fault"]["killed_pid"]
     assert not pathlib.Path(f"/proc/{killed}").exists() or "zombie" in pathlib.Path(f"/proc/{killed}/status").read_text()
-    faulty, clean = written["runs"]
-    assert [row[0] for row in faulty] == [row[0] for row in clean] == list(range(400))  # none lost, none twice
-    assert [row[1] for row in faulty] == [row[1] for row in clean]
-    np.testing.assert_allclose(
-        np.array([v for row in faulty for vector in row[2] for v in vector]),
-        np.array([v for row in clean for vector in row[2] for v in vector]), atol=1e-6,
-    )
+    assert_rows_of_an_undisturbed_run(*written["runs"])
 
 
 def test_a_full_disk_while_caching_or_exporting_a_model_leaves_nothing_half_written(tiny_bert_path, tmp_path):
@@ -280,3 +284,16 @@ def test_a_shipped_model_file_cut_short_on_the_executors_fails_the_job_naming_it
     size = os.path.getsize(os.path.join(tiny_bert_path, "model.safetensors"))
     assert re.search(rf"shipped model file model.safetensors .* has 100 bytes on this executor, the driver's has {size}",
                      outcome["error"]), outcome["error"][-3000:]
+
+
+@pytest.mark.slow
+def test_speculative_copies_of_a_slow_task_leave_every_row_once(tiny_bert_path, tmp_path):
+    """A standalone cluster of two hosts (127.0.0.2 and .3) with ``spark.speculation`` on: the
+    first attempt of one partition stalls, Spark runs a copy of it on the other host, and the
+    BertEmbeddings job writing Parquet keeps every row once, with the vectors of an undisturbed
+    run."""
+    written = run_cluster_fault("speculation", tiny_bert_path, tmp_path)
+    attempts = {each["attempt"]: each["host"] for each in written["fault"]["attempts"]}
+    assert 0 in attempts and 1 in attempts, written["fault"]  # the stalled attempt and its copy
+    assert attempts[0] != attempts[1]
+    assert_rows_of_an_undisturbed_run(*written["runs"])
