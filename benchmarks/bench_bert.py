@@ -147,10 +147,10 @@ def floor_forward(engine: str, folder: str, batches, threads: int, precision: st
                 for ids, mask in batches:
                     model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
     else:
-        from sparktext.inference.engine import default_cache_root
+        from sparktext.pretrained import default_cache_folder
         from sparktext.inference.export import onnx_graph
 
-        graph = onnx_graph(folder, default_cache_root())  # the same graph our engines run
+        graph = onnx_graph(folder, default_cache_folder())  # the same graph our engines run
         if engine == "onnx":
             import onnxruntime
 

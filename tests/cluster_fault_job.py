@@ -43,7 +43,7 @@ from pyspark.ml import Pipeline
 import sparktext
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
 from sparktext.pretrained.checkpoint import checkpoint_fingerprint
-from sparktext.pretrained.shipping import SEPARATOR
+from sparktext.stages._model_shipping import SEPARATOR
 
 TEXTS = ["The dog was a friend. Hello world!", "Jane didn't expect that, they say.", None, "",
          "A cat and a dog in the time of the world. " * 4]

@@ -28,8 +28,9 @@ from pyspark.ml import Pipeline, PipelineModel
 
 from conftest import build_tiny_bert
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
-from sparktext.errors import ModelFileError, ModelNotFoundError
-from sparktext.pretrained import cache_folder, find_model, list_models, resolve_pretrained
+from sparktext.errors import ModelFileError, ModelNotFoundError, SparktextError
+from sparktext.pretrained import find_model, list_models, resolve_pretrained
+from sparktext.stages._model_storage import cache_folder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ["Hello world. The dog was a friend!", "Jane didn't expect that, they say.", None, ""]
@@ -138,14 +139,16 @@ def test_remote_loc_on_a_hadoop_filesystem_is_copied_once_into_the_cache(spark, 
     remote = tmp_path / "bucket"
     fake_base_cased(remote / "bert_base_cased_en")
     uri = f"file://{remote}"
-    first = resolve_pretrained("bert_base_cased", "en", remote_loc=uri, spark=spark)
-    assert first.source == "remote_loc"
-    assert first.folder.startswith(str(cache / "remote"))
-    assert sorted(os.listdir(first.folder)) == sorted(os.listdir(remote / "bert_base_cased_en"))
+    first = BertEmbeddings.pretrained("bert_base_cased", "en", remote_loc=uri).getModelPath()
+    assert first.startswith(str(cache / "remote"))
+    assert sorted(os.listdir(first)) == sorted(os.listdir(remote / "bert_base_cased_en"))
     shutil.rmtree(remote / "bert_base_cased_en")
     # Gone from the remote location: the error says so rather than serving a stale copy.
     with pytest.raises(ModelNotFoundError, match="remote_loc: file://.*does not exist"):
-        resolve_pretrained("bert_base_cased", "en", remote_loc=uri, spark=spark)
+        BertEmbeddings.pretrained("bert_base_cased", "en", remote_loc=uri)
+    # Resolution itself uses no Spark: without a reader of URIs it says what is needed.
+    with pytest.raises(SparktextError, match="needs a classic SparkSession"):
+        resolve_pretrained("bert_base_cased", "en", remote_loc=uri)
 
 
 def test_installed_package_serves_after_remote_loc_and_cache(cache, minilm_path):

@@ -127,7 +127,7 @@ def start(
         driver_memory = memory
     conf = {**(params or {}), **(conf or {})}
     if cache_folder:
-        from sparktext.pretrained.resolve import CACHE_CONF
+        from sparktext.stages._model_storage import CACHE_CONF
 
         conf.setdefault(CACHE_CONF, cache_folder)
     check_master(master)

@@ -36,6 +36,7 @@ from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
 from sparktext.pretrained.checkpoint import has_pooler_weights
+from sparktext.pretrained.resolve import default_cache_folder
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class BertEngine:
         self.unk_id = self.tokenizer.unk_token_id
         self.engine = choose_engine(engine, self.device, self.precision)
         threads = task_cpus()
-        cache_root = cache_root or default_cache_root()
+        cache_root = cache_root or default_cache_folder()
         try:
             self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root)
         except ExportError as error:
@@ -382,15 +383,6 @@ def _free_cuda_cache() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def default_cache_root() -> str:
-    """``$SPARKTEXT_CACHE``, else ``~/.cache/sparktext`` (the stages pass the driver's choice,
-    which may also come from the Spark conf; see sparktext.pretrained.resolve.cache_folder)."""
-    configured = os.environ.get("SPARKTEXT_CACHE")
-    if configured:
-        return os.path.abspath(os.path.expanduser(configured))
-    return os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
 
 
 def _folder_state(model_path: str) -> tuple:

@@ -7,14 +7,14 @@
 
 from sparktext.pretrained.catalog import CATALOG, ModelEntry, find_model, list_models, showPublicModels
 from sparktext.pretrained.checkpoint import convert_to_safetensors, read_checkpoint_config
-from sparktext.pretrained.resolve import ResolvedModel, cache_folder, package_folder, resolve_pretrained
+from sparktext.pretrained.resolve import ResolvedModel, default_cache_folder, package_folder, resolve_pretrained
 
 __all__ = [
     "CATALOG",
     "ModelEntry",
     "ResolvedModel",
-    "cache_folder",
     "convert_to_safetensors",
+    "default_cache_folder",
     "find_model",
     "list_models",
     "package_folder",

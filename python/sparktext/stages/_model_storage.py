@@ -1,4 +1,5 @@
-"""Moving model folders between local disk and any filesystem Hadoop can read (HDFS, S3, GCS...).
+"""The driver's model files and Spark: the cache folder a session names, and moving model
+folders between local disk and any filesystem Hadoop can read (HDFS, S3, GCS...).
 
 Local paths (no ``scheme://``) are handled with the standard library. Anything with a scheme,
 ``file://`` included, goes through Spark's own Hadoop ``FileSystem`` on the driver, so every
@@ -12,11 +13,48 @@ import shutil
 import tempfile
 
 from sparktext.errors import SparktextError
+from sparktext.pretrained.resolve import CACHE_ENV, cache_subfolder as _subfolder, default_cache_folder, is_uri
+
+#: The Spark setting naming the cache folder (``sparktext.start(cache_folder=...)`` sets it).
+CACHE_CONF = "spark.sparktext.cache_folder"
 
 
-def is_uri(path: str) -> bool:
-    """Whether ``path`` names a filesystem by scheme (``hdfs://``, ``s3a://``, ``file://``)."""
-    return "://" in path
+def cache_folder(spark=None) -> str:
+    """The folder holding downloaded models: ``$SPARKTEXT_CACHE``, else the Spark conf
+    ``spark.sparktext.cache_folder`` of ``spark`` (or the active session), else
+    ``~/.cache/sparktext``."""
+    if os.environ.get(CACHE_ENV):
+        return default_cache_folder()
+    spark = spark or active_session()
+    if spark is not None:
+        configured = spark.conf.get(CACHE_CONF, None)
+        if configured:
+            return os.path.abspath(os.path.expanduser(configured))
+    return default_cache_folder()
+
+
+def cache_subfolder(kind: str, key: str, spark=None) -> str:
+    """``<cache folder>/<kind>/<hash of key>`` (see :func:`sparktext.pretrained.resolve.cache_subfolder`)."""
+    return _subfolder(cache_folder(spark), kind, key)
+
+
+def active_session():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+class HadoopFiles:
+    """:class:`sparktext.pretrained.resolve.RemoteFiles` through a session's Hadoop filesystems."""
+
+    def __init__(self, spark) -> None:
+        self.spark = spark
+
+    def exists(self, uri: str) -> bool:
+        return exists(uri, self.spark)
+
+    def copy_to_local(self, uri: str, destination: str) -> str:
+        return copy_to_local(uri, destination, self.spark)
 
 
 def _hadoop(spark, uri: str):
@@ -28,15 +66,6 @@ def _hadoop(spark, uri: str):
     jvm = spark._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return jvm, path, path.getFileSystem(spark._jsc.hadoopConfiguration())
-
-
-def join(location: str, name: str) -> str:
-    """``location/name`` for a local path or a URI.
-
-    >>> join("hdfs://nn/models/", "bert_base_cased_en")
-    'hdfs://nn/models/bert_base_cased_en'
-    """
-    return location.rstrip("/") + "/" + name if is_uri(location) else os.path.join(location, name)
 
 
 def exists(path: str, spark=None) -> bool:
