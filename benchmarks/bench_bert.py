@@ -328,9 +328,10 @@ def main() -> None:
         sentence_df.count()
         plain = plain_pandas_udf(spark, folder, sentence_df, args.precision)
 
+    from sparktext.inference.device import EngineOptions
     from sparktext.inference.engine import get_engine
 
-    padding = get_engine(folder, "cpu", args.precision, args.engine).embed(token_lists, batch_size=args.batch_size).padding_ratio
+    padding = get_engine(folder, EngineOptions("cpu", args.precision, args.engine)).embed(token_lists, batch_size=args.batch_size).padding_ratio
 
     memory = []
     if args.scale:

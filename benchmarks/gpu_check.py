@@ -73,6 +73,7 @@ def main() -> int:
 
     import torch
 
+    from sparktext.inference.device import EngineOptions
     from sparktext.inference.engine import BertEngine
     from sparktext.inference.runtimes import is_installed
 
@@ -85,7 +86,7 @@ def main() -> int:
     probe = token_lists[:200]
     # The reference: PyTorch fp32 on the CPU, which tests/test_inference.py holds to
     # transformers' own model within 1e-4.
-    expected = BertEngine(folder, "cpu", "fp32", engine="torch", cache_root=cache).embed(probe, pooling="mean").vectors
+    expected = BertEngine(folder, EngineOptions("cpu", "fp32", engine="torch", cache_root=cache)).embed(probe, pooling="mean").vectors
 
     combos = [("torch", "fp32"), ("torch", "fp16"), ("torch", "bf16")]
     if is_installed("onnx"):
@@ -99,7 +100,7 @@ def main() -> int:
     engines = {}
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}; model {args.layers} layers x {args.hidden}")
     for engine, precision in combos:
-        loaded = BertEngine(folder, "cuda", precision, engine=engine, cache_root=cache)
+        loaded = BertEngine(folder, EngineOptions("cuda", precision, engine=engine, cache_root=cache))
         engines[(engine, precision)] = loaded
         got = loaded.embed(probe, pooling="mean").vectors
         scale = float(np.abs(expected).max())

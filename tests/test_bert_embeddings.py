@@ -209,7 +209,7 @@ def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
 
         from sparktext.inference.engine import load_count
 
-        loads = load_count(tiny_path, "auto", "auto")
+        loads = load_count(tiny_path, device="auto", precision="auto")
         return pa.array([f"{os.getpid()}:{loads}:{torch.get_num_threads()}"] * len(ids))
 
     def probe() -> dict[int, tuple[int, int]]:

@@ -15,6 +15,7 @@ from safetensors.numpy import load_file, save_file
 from conftest import build_tiny_bert
 from sparktext import BertEmbeddings, BertSentenceEmbeddings, DocumentAssembler, LightPipeline, SentenceDetector
 from sparktext.errors import ModelFileError, ModelOutputError
+from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine
 from sparktext.inference.runtimes import is_installed
 
@@ -157,10 +158,10 @@ def test_non_finite_vectors_fail_naming_the_model(nan_bert_path, engine, tmp_pat
     if not is_installed(engine):
         pytest.skip(f"{engine} is not installed")
     with pytest.raises(ModelOutputError, match=r"nan_bert computed NaN or infinite vectors \((torch|onnx|openvino), fp32"):
-        BertEngine(nan_bert_path, "cpu", "fp32", engine, cache_root=str(tmp_path)).embed([["hello", "world"]])
+        BertEngine(nan_bert_path, EngineOptions("cpu", "fp32", engine, cache_root=str(tmp_path))).embed([["hello", "world"]])
     if engine == "torch":
         with pytest.raises(ModelOutputError, match="NaN or infinite"):
-            BertEngine(nan_bert_path, "cpu", "fp32", engine).embed_sentences(["hello world"], pooling="mean")
+            BertEngine(nan_bert_path, EngineOptions("cpu", "fp32", engine)).embed_sentences(["hello world"], pooling="mean")
 
 
 def test_non_finite_vectors_fail_in_a_pipeline(spark, nan_bert_path):

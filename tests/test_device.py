@@ -3,10 +3,13 @@ resource scheduling, half precision on a GPU, and no more CPU threads than the t
 
 No GPU is available to CI, so these tests stand in for CUDA and for the TaskContext that Spark
 gives a running task; the engine's own use of the answer (``model.to(device)``) is torch's.
+The stage layer reads the task (``EmbeddingSettings.engine``); the inference core gets what it
+read as :class:`EngineOptions`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -14,8 +17,9 @@ import torch
 from pyspark import TaskContext
 from pyspark.resource import ResourceInformation
 
-from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
+from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
 from sparktext.inference.engine import BertEngine
+from sparktext.stages._bert_model import EmbeddingSettings
 
 
 class StandInTaskContext:
@@ -47,31 +51,44 @@ def cuda_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
 
 
-def test_auto_uses_the_gpu_spark_assigned_to_the_task(in_task, cuda_present):
-    in_task(StandInTaskContext(gpus=["1"]))
-    assert resolve_device("auto") == "cuda:1"
-    assert resolve_device("cuda") == "cuda:1"
+def settings_for(model_path: str, device: str = "auto") -> EmbeddingSettings:
+    return EmbeddingSettings(model_path, None, device, "auto", "torch", "", 0, 128, "first", False)
 
 
-def test_an_explicit_gpu_overrides_the_assignment(in_task, cuda_present):
-    in_task(StandInTaskContext(gpus=["1"]))
-    assert resolve_device("cuda:0") == "cuda:0"
-    assert resolve_device("cpu") == "cpu"
+def test_auto_uses_the_gpu_spark_assigned_to_the_task(cuda_present):
+    assert resolve_device("auto", ("1",)) == "cuda:1"
+    assert resolve_device("cuda", ("1",)) == "cuda:1"
 
 
-@pytest.mark.parametrize("context", [None, StandInTaskContext(gpus=None)], ids=["driver", "task without gpu"])
-def test_without_an_assignment_the_first_gpu_is_used(in_task, cuda_present, context):
-    in_task(context)
+def test_an_explicit_gpu_overrides_the_assignment(cuda_present):
+    assert resolve_device("cuda:0", ("1",)) == "cuda:0"
+    assert resolve_device("cpu", ("1",)) == "cpu"
+
+
+def test_without_an_assignment_the_first_gpu_is_used(cuda_present):
     assert resolve_device("auto") == "cuda:0"
     assert resolve_device("cuda") == "cuda:0"
 
 
-def test_without_cuda_auto_runs_on_the_cpu_and_cuda_is_refused(in_task, monkeypatch):
+def test_without_cuda_auto_runs_on_the_cpu_and_cuda_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    in_task(StandInTaskContext(gpus=["0"]))
-    assert resolve_device("auto") == "cpu"
+    assert resolve_device("auto", ("0",)) == "cpu"
     with pytest.raises(RuntimeError, match=r"device 'cuda:1' was asked for but CUDA is not available"):
         resolve_device("cuda:1")
+
+
+def test_the_stage_gives_the_engine_the_task_gpu_and_cores(in_task, tiny_bert_path, monkeypatch):
+    """Inside a task the stage passes the task's GPU addresses and CPU share to the engine."""
+    seen = []
+    monkeypatch.setattr("sparktext.stages._bert_model.get_engine", lambda path, options: seen.append(options))
+    in_task(StandInTaskContext(cpus=3, gpus=["1"]))
+    settings_for(tiny_bert_path).engine()
+    in_task(StandInTaskContext(cpus=2, gpus=None))
+    settings_for(tiny_bert_path).engine()
+    in_task(None)  # the driver (LightPipeline): the whole machine, the first GPU
+    settings_for(tiny_bert_path).engine()
+    assert [(o.threads, o.gpus) for o in seen] == [(3, ("1",)), (2, ()), (0, ())]
+    assert EngineOptions(threads=0).cpu_threads() == len(os.sched_getaffinity(0))
 
 
 def test_half_precision_by_default_on_a_gpu_fp32_on_the_cpu():
@@ -82,24 +99,32 @@ def test_half_precision_by_default_on_a_gpu_fp32_on_the_cpu():
 
 
 @pytest.mark.parametrize("cpus", [1, 2])  # OpenVINO caps threads at the machine's cores
-def test_threads_follow_the_cores_spark_gave_the_task(in_task, tiny_bert_path, cpus):
-    in_task(StandInTaskContext(cpus=cpus))
+def test_threads_follow_the_cores_spark_gave_the_task(tiny_bert_path, cpus):
     before = torch.get_num_threads()
-    try:
-        assert task_cpus() == cpus
-        BertEngine(tiny_bert_path, "cpu", "fp32", engine="torch")
-        assert torch.get_num_threads() == cpus
-        openvino = BertEngine(tiny_bert_path, "cpu", "fp32", engine="openvino")
-        assert int(openvino.runtime.compiled.get_property("INFERENCE_NUM_THREADS")) == cpus
-        # Unpinned: pinned, every worker's threads land on the same first cores (half speed on local[2]).
-        assert openvino.runtime.compiled.get_property("ENABLE_CPU_PINNING") is False
-        onnx = BertEngine(tiny_bert_path, "cpu", "fp32", engine="onnx")
-        assert onnx.runtime.session.get_session_options().intra_op_num_threads == cpus
-    finally:
-        torch.set_num_threads(before)
+    options = EngineOptions("cpu", "fp32", threads=cpus)
+    torch_engine = BertEngine(tiny_bert_path, dataclasses.replace(options, engine="torch"))
+    seen = []
+    forward = torch_engine.runtime.model.forward
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return forward(*args, **kwargs)
+
+    torch_engine.runtime.model.forward = counting
+    torch_engine.embed([["hello", "world"]])
+    assert seen == [cpus]
+    # torch's thread count is the process's: the pass puts it back (LightPipeline runs in the user's process).
+    assert torch.get_num_threads() == before
+    openvino = BertEngine(tiny_bert_path, dataclasses.replace(options, engine="openvino"))
+    assert int(openvino.runtime.compiled.get_property("INFERENCE_NUM_THREADS")) == cpus
+    # Unpinned: pinned, every worker's threads land on the same first cores (half speed on local[2]).
+    assert openvino.runtime.compiled.get_property("ENABLE_CPU_PINNING") is False
+    onnx = BertEngine(tiny_bert_path, dataclasses.replace(options, engine="onnx"))
+    assert onnx.runtime.session.get_session_options().intra_op_num_threads == cpus
 
 
-def test_outside_a_task_the_whole_machine_is_used(in_task):
-    in_task(None)
-    assert task_cpus() == len(os.sched_getaffinity(0))
-    assert task_cpus(default=5) == 5
+def test_options_are_checked_when_made():
+    with pytest.raises(ValueError, match="device must be one of"):
+        EngineOptions(device="gpu")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        EngineOptions(engine="tensorrt")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sparktext.inference import export, runtimes
+from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.runtimes import EngineNotAvailableError, choose_engine
 
@@ -141,9 +142,9 @@ def test_a_failed_export_leaves_nothing_and_auto_falls_back_to_torch(tiny_bert_p
     monkeypatch.setattr(export, "_export", failing)
     cache = tmp_path / "cache"
     with pytest.raises(export.ExportError, match="unsupported operator"):
-        BertEngine(tiny_bert_path, "cpu", "fp32", engine="openvino", cache_root=str(cache))
+        BertEngine(tiny_bert_path, EngineOptions("cpu", "fp32", engine="openvino", cache_root=str(cache)))
     assert [n for n in os.listdir(cache / "onnx") if not n.endswith(".lock")] == []
-    fallback = BertEngine(tiny_bert_path, "cpu", "fp32", engine="auto", cache_root=str(cache))
+    fallback = BertEngine(tiny_bert_path, EngineOptions("cpu", "fp32", engine="auto", cache_root=str(cache)))
     assert fallback.engine == "torch"
     assert "running it with PyTorch instead" in caplog.text
     assert fallback.embed([["hello", "world"]]).vectors.shape == (2, 32)
@@ -154,8 +155,8 @@ def test_a_model_folder_replaced_at_the_same_path_gets_a_new_engine(tiny_bert_pa
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_bert_path, folder)
-    before = get_engine(str(folder), "cpu", "fp32", "torch").embed([["hello", "world"]]).vectors
+    before = get_engine(str(folder), EngineOptions("cpu", "fp32", "torch")).embed([["hello", "world"]]).vectors
     shutil.rmtree(folder)
     build_tiny_bert(folder, seed=7)  # same path, other weights
-    after = get_engine(str(folder), "cpu", "fp32", "torch").embed([["hello", "world"]]).vectors
+    after = get_engine(str(folder), EngineOptions("cpu", "fp32", "torch")).embed([["hello", "world"]]).vectors
     assert not np.allclose(before, after)

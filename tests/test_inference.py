@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sparktext.inference import engine as engine_module
+from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.windows import plan_windows, token_piece_spans
 
@@ -31,7 +32,7 @@ ENGINES = ["torch", "onnx", "openvino"]
 
 @pytest.fixture(scope="module", params=ENGINES)
 def minilm(request, minilm_path):
-    engine = get_engine(minilm_path, device="cpu", precision="fp32", engine=request.param)
+    engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine=request.param))
     assert engine.engine == request.param  # the engine under test, not a fallback
     return engine
 
@@ -117,7 +118,7 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
     """OpenVINO builds kernels for each new batch shape (half a bf16 pass): the plan rounds
     lengths and prefers shapes run lately, so a stream of chunks meets few shapes; padding to
     the rounded length changes no vector beyond bf16's own noise."""
-    engine = get_engine(minilm_path, device="cpu", precision="bf16", engine="openvino")
+    engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine="openvino"))
     shapes = []
     forward = engine.forward
 
@@ -142,7 +143,7 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
         lengths = sorted((len(engine.tokenizer(w, is_split_into_words=True)["input_ids"]) for w in chunk), reverse=True)
         plain.update((b - a, lengths[a]) for a, b in plan_batches(lengths, BatchPolicy(32, 48)))
     assert len(set(shapes)) * 2 <= len(plain), (sorted(set(shapes)), len(plain))
-    exact = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch").embed(chunks[-1]).vectors
+    exact = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="torch")).embed(chunks[-1]).vectors
     bf16 = results[-1].vectors
     cosine = (exact * bf16).sum(1) / (np.linalg.norm(exact, axis=1) * np.linalg.norm(bf16, axis=1))
     assert cosine.min() >= 0.99, cosine.min()
@@ -150,8 +151,8 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
 
 @pytest.mark.parametrize("engine", ["torch", "openvino"])
 def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, real_sentences, engine):
-    fp32 = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch").embed(real_sentences).vectors
-    bf16_engine = get_engine(minilm_path, device="cpu", precision="bf16", engine=engine)
+    fp32 = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="torch")).embed(real_sentences).vectors
+    bf16_engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine=engine))
     bf16 = bf16_engine.embed(real_sentences).vectors
     cosine = (fp32 * bf16).sum(1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(bf16, axis=1))
     assert cosine.min() >= 0.99, cosine.min()
@@ -159,7 +160,7 @@ def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, real_sentences, engine):
 
 
 def test_tokens_without_pieces_get_a_vector_and_are_oov(tiny_bert_path):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
     result = engine.embed([["hello", "\x07", "\u200b", "world"], []])
     assert result.vectors.shape == (4, 32)
     assert np.isfinite(result.vectors).all()
@@ -167,7 +168,7 @@ def test_tokens_without_pieces_get_a_vector_and_are_oov(tiny_bert_path):
 
 
 def test_long_sentences_are_windowed_and_lose_no_token(tiny_bert_path):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
     words = ["hello", "world", "supercalifragilistic", "dog"] * 150  # well over 600 wordpieces
     result = engine.embed([words], max_length=32, pooling="mean")
     assert result.vectors.shape == (600, 32)
@@ -181,7 +182,7 @@ def test_long_sentences_are_windowed_and_lose_no_token(tiny_bert_path):
 def test_no_false_indexing_errors_warning_on_long_sentences(minilm_path, capfd):
     # Long sentences are windowed here; transformers' warning that they "will result in indexing
     # errors" (MiniLM's tokenizer says 512 at most) is false, and it landed in the CLI's progress bar.
-    engine = get_engine(minilm_path, device="cpu", precision="fp32", engine="torch")
+    engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="torch"))
     capfd.readouterr()
     engine.embed([["hello", "world"] * 400], max_length=32, pooling="first")
     engine.embed_sentences([" ".join(["hello"] * 800)], max_length=32, pooling="mean")
@@ -190,7 +191,7 @@ def test_no_false_indexing_errors_warning_on_long_sentences(minilm_path, capfd):
 
 
 def test_a_token_longer_than_the_window_keeps_its_first_pieces(tiny_bert_path):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
     url = "https://example.com/" + "ab-cd." * 800
     result = engine.embed([["see", url, "now"]], max_length=16)
     assert result.vectors.shape == (3, 32)
@@ -217,7 +218,7 @@ def test_token_piece_spans_handle_missing_words():
 
 
 def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
     sentences = [["hello", "world"] * (i + 1) for i in range(20)]
     expected = engine.embed(sentences, batch_size=16).vectors
     real_forward = BertEngine.forward
@@ -242,7 +243,7 @@ def test_cuda_out_of_memory_halves_the_batch(tiny_bert_path, monkeypatch, caplog
 
 
 def test_other_errors_are_not_retried(tiny_bert_path, monkeypatch):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
 
     def broken(self, batch, read=None, length=None):
         raise RuntimeError("shape mismatch")
@@ -254,14 +255,14 @@ def test_other_errors_are_not_retried(tiny_bert_path, monkeypatch):
 
 def test_engine_is_loaded_once_per_process(tiny_bert_path):
     before = engine_module.load_count()
-    first = get_engine(tiny_bert_path, device="cpu", precision="fp32")
-    assert get_engine(tiny_bert_path, device="cpu", precision="fp32") is first
+    first = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
+    assert get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32")) is first
     assert engine_module.load_count() == before
 
 
 def test_unknown_pooling_is_refused(tiny_bert_path):
     with pytest.raises(ValueError, match=r"poolingStrategy must be one of \['first', 'mean', 'last'\], got 'max'"):
-        get_engine(tiny_bert_path, device="cpu", precision="fp32").embed([["a"]], pooling="max")
+        get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32")).embed([["a"]], pooling="max")
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +286,7 @@ def test_sentence_vectors_match_transformers(minilm, reference_model, real_texts
 
 
 def test_long_texts_are_cut_at_the_window_and_flagged(tiny_bert_path):
-    engine = get_engine(tiny_bert_path, device="cpu", precision="fp32")
+    engine = get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32"))
     long_text = " ".join(["hello world"] * 100)
     result = engine.embed_sentences([long_text, "the dog", ""], max_length=16, pooling="mean")
     assert result.truncated.tolist() == [True, False, False]
@@ -303,7 +304,7 @@ def test_pooler_is_refused_when_the_checkpoint_has_none(tmp_path, tiny_bert_path
     weights = load_file(str(folder / "model.safetensors"))
     save_file({k: v for k, v in weights.items() if not k.startswith("pooler.")}, str(folder / "model.safetensors"),
               metadata={"format": "pt"})
-    engine = BertEngine(str(folder), device="cpu", precision="fp32")
+    engine = BertEngine(str(folder), EngineOptions(device="cpu", precision="fp32"))
     with pytest.raises(ValueError, match="no pooler weights.*'mean'"):
         engine.embed_sentences(["the dog"], pooling="pooler")
     assert engine.embed_sentences(["the dog"], pooling="mean").vectors.shape == (1, 32)
@@ -334,7 +335,7 @@ def test_bert_family_checkpoints_match_transformers_on_every_engine(tmp_path, tm
         model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64))
     model.eval().save_pretrained(str(folder), safe_serialization=True)  # replaces the config and weights
     cache = tmp_path_factory.getbasetemp() / "family-cache"  # one export per family serves both ONNX engines
-    loaded = BertEngine(str(folder), device="cpu", precision="fp32", engine=engine, cache_root=str(cache))
+    loaded = BertEngine(str(folder), EngineOptions(device="cpu", precision="fp32", engine=engine, cache_root=str(cache)))
     assert loaded.engine == engine
     sentences = [["hello", "world", "the", "dog"], ["say", "hello"]]
     for pooling in ("first", "mean"):

@@ -117,10 +117,11 @@ def test_predict_levels_agree_with_each_other(minilm_path):
 
 
 def test_predict_with_a_sentence_model(minilm_path):
+    from sparktext.inference.device import EngineOptions
     from sparktext.inference.engine import get_engine
 
     frame = sparktext.load("en.embed_sentence.minilm").predict("I love NLP. It is fun!", output_level="sentence")
-    engine = get_engine(minilm_path, "auto", "auto")
+    engine = get_engine(minilm_path, EngineOptions("auto", "auto"))
     expected = engine.embed_sentences(["I love NLP.", "It is fun!"], pooling="mean").vectors
     np.testing.assert_allclose(np.stack(frame.embedding), expected, atol=1e-5)
     with pytest.raises(ValueError, match="is a sentence model"):

@@ -17,6 +17,7 @@ from sparktext import (
     SentenceEmbeddings,
     Tokenizer,
 )
+from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import get_engine
 
 
@@ -100,7 +101,7 @@ def test_bert_sentence_embeddings_match_transformers(spark, ewt_df, minilm_path,
     model = BertSentenceEmbeddings.loadSavedModel(minilm_path).setPoolingStrategy(pooling).setPrecision("fp32")
     pipeline = Pipeline(stages=[DocumentAssembler(inputCol="text"), SentenceDetector(), model])
     out = pipeline.fit(ewt_df).transform(ewt_df.repartition(3)).select("sentence", "sentence_embeddings").collect()
-    engine = get_engine(minilm_path, "cpu", "fp32")
+    engine = get_engine(minilm_path, EngineOptions("cpu", "fp32"))
     sentences = [(s, e) for row in out for s, e in zip(row.sentence, row.sentence_embeddings)]
     assert len(sentences) == sum(len(row.sentence) for row in out) > 50
     for sentence, embedded in sentences:

@@ -1,14 +1,21 @@
-"""Where and in what precision the model runs, and how many CPU threads it may use.
+"""Where and in what precision the model runs, and on how many CPU threads: one validated
+:class:`EngineOptions` that the stages build and the engine takes.
 
-Spark decides what a task may use: its CPU share (``spark.task.cpus``) and, with resource
-scheduling, the GPU addresses assigned to it. We read both from the ``TaskContext`` when
-running inside a task, and fall back to the whole machine on the driver or in tests.
+Spark decides what a task may use -- its CPU share (``spark.task.cpus``) and, with resource
+scheduling, the GPU addresses assigned to it -- and the stage layer reads both from the task
+(``sparktext/stages/_bert_model.py``) into the options. Nothing here imports pyspark or
+changes the environment: outside Spark, zero threads and no GPU addresses mean the whole
+machine and the first GPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import re
+
+from sparktext.inference.runtimes import check_engine
 
 logger = logging.getLogger(__name__)
 
@@ -31,37 +38,61 @@ def check_precision(value: str) -> str:
     return text
 
 
-def _task_gpu_addresses() -> list[str]:
-    try:
-        from pyspark import TaskContext
-    except ImportError:  # pragma: no cover - pyspark is a dependency
-        return []
-    context = TaskContext.get()
-    if context is None:
-        return []
-    gpu = context.resources().get("gpu")
-    return list(gpu.addresses) if gpu is not None else []
+@dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """Everything the inference core needs besides the model folder, checked when made.
+
+    Attributes
+    ----------
+    device : str
+        ``auto`` (the first of ``gpus``, else the first GPU, else the CPU), ``cpu``, ``cuda``
+        (the first of ``gpus``, else GPU 0) or ``cuda:N``.
+    precision : str
+        ``auto`` (fp16 on a GPU, fp32 on a CPU), ``fp32``, ``fp16`` or ``bf16``.
+    engine : str
+        ``auto``, ``torch``, ``onnx`` or ``openvino`` (see inference/runtimes.py).
+    threads : int
+        CPU threads the model may use; 0: every core this process may run on.
+    gpus : tuple of str
+        The GPU addresses Spark assigned to the task, if any.
+    cache_root : str or None
+        Where ONNX exports are cached (``<cache_root>/onnx/``); None: the default cache folder.
+
+    Examples
+    --------
+    >>> EngineOptions("CPU", precision="BF16")
+    EngineOptions(device='cpu', precision='bf16', engine='auto', threads=0, gpus=(), cache_root=None)
+    >>> EngineOptions(threads=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: threads must be >= 0 (0: every core), got -1
+    """
+
+    device: str = "auto"
+    precision: str = "auto"
+    engine: str = "auto"
+    threads: int = 0
+    gpus: tuple[str, ...] = ()
+    cache_root: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device(self.device))
+        object.__setattr__(self, "precision", check_precision(self.precision))
+        object.__setattr__(self, "engine", check_engine(self.engine))
+        object.__setattr__(self, "gpus", tuple(str(address) for address in self.gpus))
+        if int(self.threads) < 0:
+            raise ValueError(f"threads must be >= 0 (0: every core), got {self.threads}")
+
+    def cpu_threads(self) -> int:
+        """``threads``, or for 0 the cores this process may run on."""
+        if self.threads:
+            return int(self.threads)
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def task_cpus(default: int | None = None) -> int:
-    """CPU cores Spark gave the running task (``spark.task.cpus``), else ``default`` or all."""
-    try:
-        from pyspark import TaskContext
-
-        context = TaskContext.get()
-        if context is not None:
-            return max(1, int(context.cpus()))
-    except ImportError:  # pragma: no cover
-        pass
-    if default is not None:
-        return default
-    import os
-
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def resolve_device(setting: str) -> str:
-    """A torch device string for ``setting`` (``auto``: the task's GPU, else the first, else CPU)."""
+def resolve_device(setting: str, gpus: tuple[str, ...] = ()) -> str:
+    """A torch device string for ``setting``, given the task's GPU addresses ``gpus`` (``auto``:
+    the task's GPU, else the first, else CPU)."""
     import torch
 
     setting = check_device(setting)
@@ -71,12 +102,10 @@ def resolve_device(setting: str) -> str:
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {setting!r} was asked for but CUDA is not available on this machine")
         if setting == "cuda":
-            addresses = _task_gpu_addresses()
-            return f"cuda:{addresses[0]}" if addresses else "cuda:0"
+            return f"cuda:{gpus[0]}" if gpus else "cuda:0"
         return setting
     if torch.cuda.is_available():
-        addresses = _task_gpu_addresses()
-        return f"cuda:{addresses[0]}" if addresses else "cuda:0"
+        return f"cuda:{gpus[0]}" if gpus else "cuda:0"
     return "cpu"
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from sparktext.errors import ModelOutputError
 from sparktext.inference.batching import ShapeHistory, batch_policy, plan_batches
-from sparktext.inference.device import resolve_device, resolve_precision, task_cpus
+from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
@@ -91,19 +91,12 @@ class BertEngine:
     ----------
     model_path : str
         A Hugging Face checkpoint folder (config, safetensors weights, tokenizer files).
-    device, precision : str
-        As the stages' params (see inference/device.py).
-    engine : str, default "auto"
-        ``auto``, ``torch``, ``onnx`` or ``openvino`` (see inference/runtimes.py).
-    cache_root : str, optional
-        Where an ONNX export is cached (``<cache_root>/onnx/``); default ``$SPARKTEXT_CACHE``,
-        else ``~/.cache/sparktext``.
+    options : EngineOptions, optional
+        Device, precision, engine, threads and the export cache (see inference/device.py);
+        default: the defaults of each.
     """
 
-    def __init__(
-        self, model_path: str, device: str = "auto", precision: str = "auto", engine: str = "auto",
-        cache_root: str | None = None,
-    ) -> None:
+    def __init__(self, model_path: str, options: EngineOptions | None = None) -> None:
         from transformers import AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
@@ -115,9 +108,10 @@ class BertEngine:
                 f"model folder {model_path!r} does not exist on this machine (deleted or moved after the "
                 "stage was built? on a cluster, is it shipped? see docs/pretrained.md)"
             )
+        options = options or EngineOptions()
         self.model_path = model_path
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
+        self.device = resolve_device(options.device, options.gpus)
+        self.precision = resolve_precision(options.precision, self.device)
         # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
         # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here;
         # local_files_only: an executor never reaches for the hub (the driver resolved the model).
@@ -141,13 +135,13 @@ class BertEngine:
         self.sep_id = self.tokenizer.sep_token_id
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.unk_id = self.tokenizer.unk_token_id
-        self.engine = choose_engine(engine, self.device, self.precision)
-        threads = task_cpus()
-        cache_root = cache_root or default_cache_folder()
+        self.engine = choose_engine(options.engine, self.device, self.precision)
+        threads = options.cpu_threads()
+        cache_root = options.cache_root or default_cache_folder()
         try:
             self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root)
         except ExportError as error:
-            if engine != "auto":
+            if options.engine != "auto":
                 raise
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
@@ -402,59 +396,43 @@ def _folder_state(model_path: str) -> tuple:
     return tuple(state)
 
 
-EngineKey = tuple  # (model_path, device, precision, engine, folder state)
+EngineKey = tuple  # (model_path, options, folder state)
 _ENGINES: dict[EngineKey, BertEngine] = {}
 _LOCK = threading.Lock()
 _LOADS: collections.Counter[EngineKey] = collections.Counter()
 
 
-def get_engine(
-    model_path: str, device: str = "auto", precision: str = "auto", engine: str = "auto", cache_root: str | None = None
-) -> BertEngine:
-    """The engine for this model, device, precision and engine: loaded once per process, then
-    reused by every batch, task and job that this Python worker runs (while the model folder's
-    files stay the same)."""
-    key = (model_path, device, precision, engine, _folder_state(model_path))
+def get_engine(model_path: str, options: EngineOptions | None = None) -> BertEngine:
+    """The engine for this model and these options: loaded once per process, then reused by
+    every batch, task and job that this Python worker runs (while the model folder's files
+    stay the same)."""
+    options = options or EngineOptions()
+    key = (model_path, options, _folder_state(model_path))
     loaded = _ENGINES.get(key)
     if loaded is not None:
         return loaded
     with _LOCK:
         loaded = _ENGINES.get(key)
         if loaded is None:
-            configure_native_caches()
-            loaded = BertEngine(model_path, device, precision, engine, cache_root)
-            for old in [k for k in _ENGINES if k[:4] == key[:4]]:  # the folder's previous contents
+            loaded = BertEngine(model_path, options)
+            for old in [k for k in _ENGINES if k[:2] == key[:2]]:  # the folder's previous contents
                 del _ENGINES[old]
             _ENGINES[key] = loaded
             _LOADS[key] += 1
     return loaded
 
 
-def load_count(
-    model_path: str | None = None, device: str | None = None, precision: str | None = None, engine: str | None = None
-) -> int:
-    """How many engines this process loaded, of ``model_path``/``device``/``precision``/
-    ``engine`` where given (all when None): the tests use it to prove that workers reuse
+def load_count(model_path: str | None = None, **option_values: str) -> int:
+    """How many engines this process loaded, of ``model_path`` and the option values given
+    (``device="auto"``, ...; all when none): the tests use it to prove that workers reuse
     their model."""
-    wanted = (model_path, device, precision, engine)
-    return sum(n for key, n in _LOADS.items() if all(w is None or w == k for w, k in zip(wanted, key)))
+    return sum(
+        n for (path, options, _), n in _LOADS.items()
+        if (model_path is None or path == model_path)
+        and all(getattr(options, name) == value for name, value in option_values.items())
+    )
 
 
 def clear_engines() -> None:
     """Forget every loaded engine (frees their memory once nothing else holds them)."""
     _ENGINES.clear()
-
-
-#: Entries kept in oneDNN's primitive cache and in PyTorch's ideep LRU cache (both 1024 by
-#: default). Each distinct (batch, length) shape adds an entry, and batches cut to fit sorted
-#: lengths come in hundreds of shapes: with the defaults a worker's memory grew with every new
-#: shape; with 64 it levels off at the same speed (docs/performance.md). Capacity 0 also levels
-#: off but made bf16 much slower (JIT kernels rebuilt per batch).
-NATIVE_CACHE_CAPACITY = "64"
-
-
-def configure_native_caches() -> None:
-    """Bound the native libraries' per-shape caches (see NATIVE_CACHE_CAPACITY), unless the
-    user set them. Both are read when first used, so this runs before the first forward pass."""
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
-    os.environ.setdefault("LRU_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)

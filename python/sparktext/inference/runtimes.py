@@ -121,23 +121,31 @@ class TorchRuntime:
         import torch
         from transformers import AutoModel
 
-        if device == "cpu" and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         self.model = AutoModel.from_pretrained(
             model_path, use_safetensors=True, dtype=dtype, trust_remote_code=False, local_files_only=True
         ).to(device).eval()
         self.device = device
+        self.threads = threads
         self._torch = torch
 
     def run(self, input_ids: np.ndarray, mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, pooler: bool) -> np.ndarray:
         torch = self._torch
         ids, attention, rows_t, cols_t = (torch.from_numpy(a).to(self.device) for a in (input_ids, mask, rows, cols))
-        with torch.inference_mode():
-            output = self.model(input_ids=ids, attention_mask=attention)
-            # Gathered on the device: only the vectors read cross to the host.
-            vectors = output.pooler_output[rows_t] if pooler else output.last_hidden_state[rows_t, cols_t]
-            return vectors.float().cpu().numpy()
+        # torch's thread count belongs to the whole process (LightPipeline runs in the user's):
+        # set for the pass, then put back.
+        before = torch.get_num_threads()
+        if self.device == "cpu" and before != self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                output = self.model(input_ids=ids, attention_mask=attention)
+                # Gathered on the device: only the vectors read cross to the host.
+                vectors = output.pooler_output[rows_t] if pooler else output.last_hidden_state[rows_t, cols_t]
+                return vectors.float().cpu().numpy()
+        finally:
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
 
 
 class OnnxRuntime:

@@ -15,6 +15,7 @@ import threading
 from typing import Callable, Iterator, Sequence
 
 import pyarrow as pa
+from pyspark import TaskContext
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import DataFrame
@@ -22,7 +23,8 @@ from pyspark.sql import DataFrame
 from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
 from sparktext.inference.batching import AUTO_BATCH_SIZE_DOC
-from sparktext.inference.device import check_device, check_precision
+from sparktext.inference.device import EngineOptions, check_device, check_precision
+from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
 from sparktext.params import log_no_op, int_at_least
 from sparktext.pretrained.checkpoint import (
@@ -61,7 +63,7 @@ class EmbeddingSettings:
     shipped_name: str | None  # set when the model travels with Spark's file distribution
     device: str
     precision: str
-    engine: str
+    engine_name: str
     cache_folder: str  # the driver's; where an executor caches its ONNX export when it can write there
     batch_size: int
     max_length: int
@@ -71,6 +73,34 @@ class EmbeddingSettings:
     def local_model_path(self) -> str:
         """The model folder on this machine (the shipped copy on a cluster's executors)."""
         return executor_model_path(self.model_path, self.shipped_name)
+
+    def engine(self) -> BertEngine:
+        """This process's engine for these settings, run with what Spark gave the running task
+        (its CPU share, its GPUs); outside a task, the whole machine."""
+        configure_native_caches()
+        threads, gpus = 0, ()
+        context = TaskContext.get()
+        if context is not None:
+            threads = max(1, int(context.cpus()))
+            gpu = context.resources().get("gpu")
+            gpus = tuple(gpu.addresses) if gpu is not None else ()
+        options = EngineOptions(self.device, self.precision, self.engine_name, threads, gpus, self.cache_folder)
+        return get_engine(self.local_model_path(), options)
+
+
+#: Entries kept in oneDNN's primitive cache and in PyTorch's ideep LRU cache (both 1024 by
+#: default). Each distinct (batch, length) shape adds an entry, and batches cut to fit sorted
+#: lengths come in hundreds of shapes: with the defaults a worker's memory grew with every new
+#: shape; with 64 it levels off at the same speed (docs/performance.md). Capacity 0 also levels
+#: off but made bf16 much slower (JIT kernels rebuilt per batch).
+NATIVE_CACHE_CAPACITY = "64"
+
+
+def configure_native_caches() -> None:
+    """Bound the native libraries' per-shape caches (see NATIVE_CACHE_CAPACITY), unless the
+    user set them. Both are read when first used, so this runs before the first forward pass."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
+    os.environ.setdefault("LRU_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
 
 
 class BertModelStage(AnnotatorTransformer):
@@ -296,7 +326,7 @@ class BertModelStage(AnnotatorTransformer):
             shipped_name=shipped_name,
             device=self.getDevice(),
             precision=self.getPrecision(),
-            engine=self.getEngine(),
+            engine_name=self.getEngine(),
             cache_folder=cache_folder(),
             batch_size=self.getBatchSize(),
             max_length=self.getMaxSentenceLength(),

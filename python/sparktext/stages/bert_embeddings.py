@@ -12,7 +12,7 @@ from pyspark.ml.param import Param, Params
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
-from sparktext.inference.engine import POOLING_STRATEGIES, get_engine
+from sparktext.inference.engine import POOLING_STRATEGIES
 from sparktext.params import one_of
 from sparktext.stages._base import set_given_params
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
@@ -146,9 +146,7 @@ def embed_tokens(tokens: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     stops = np.append(starts[1:], len(words))
     sentences = [words[a:b] for a, b in zip(starts, stops)]
 
-    engine = get_engine(
-        settings.local_model_path(), settings.device, settings.precision, settings.engine, settings.cache_folder
-    )
+    engine = settings.engine()
     embedded = engine.embed(
         sentences,
         batch_size=settings.batch_size,

@@ -13,7 +13,7 @@ from pyspark.ml.param import Param, Params
 from sparktext.annotation import AnnotatorType, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import ModelFileError
-from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES, get_engine
+from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES
 from sparktext.params import one_of
 from sparktext.pretrained.catalog import ModelEntry
 from sparktext.pretrained.checkpoint import has_pooler_weights
@@ -122,9 +122,7 @@ class BertSentenceEmbeddings(BertModelStage):
 def embed_sentences(sentences: pa.Array, settings: EmbeddingSettings) -> pa.Array:
     """Sentence-embedding annotations for a batch of sentence annotation lists (the UDF's body)."""
     batch = read_annotations(sentences)
-    engine = get_engine(
-        settings.local_model_path(), settings.device, settings.precision, settings.engine, settings.cache_folder
-    )
+    engine = settings.engine()
     vectors, truncated = [], []
     for start in range(0, len(batch.results), SENTENCES_PER_CHUNK):
         embedded = engine.embed_sentences(
