@@ -64,3 +64,32 @@ def test_the_guide_example_checks_its_input_column(spark, example_module):
     df = DocumentAssembler().setInputCol("text").transform(spark.createDataFrame([("a b",)], "text string"))
     with pytest.raises(sparktext.SchemaError, match="input column 'document' holds 'document', expected annotator type 'token'"):
         example_module.TokenLowercaser(inputCols=["document"]).transform(df)
+
+
+def test_the_generated_param_mixins_match_their_table():
+    """shared_params.py is what the table in _shared_params_code_gen.py generates: a param
+    edited in the table and not regenerated fails here."""
+    from sparktext import _shared_params_code_gen as generator
+
+    with open(generator.GENERATED, encoding="utf-8") as handle:
+        assert handle.read() == generator.render(), "run: python -m sparktext._shared_params_code_gen"
+
+
+def test_every_stage_param_comes_from_the_table_with_one_setter_and_getter():
+    """No stage declares a param of its own or a hand-written accessor where the table has it:
+    each param's setter and getter are the generated mixin's (getDimension and getStorageRef,
+    which read a model or an input column when unset, aside)."""
+    from sparktext import _shared_params_code_gen as generator
+    from sparktext import shared_params
+
+    specs = {spec.name for spec in generator.PARAMS}
+    overridden = {"getDimension", "getStorageRef", "getOutputCols"}
+    for stage_class in [sparktext.DocumentAssembler, sparktext.SentenceDetector, sparktext.Tokenizer,
+                        sparktext.BertEmbeddings, sparktext.BertSentenceEmbeddings, sparktext.SentenceEmbeddings,
+                        sparktext.Finisher, sparktext.EmbeddingsFinisher]:
+        stage = stage_class()
+        for param in stage.params:
+            assert param.name in specs, (stage_class.__name__, param.name)
+            for accessor in (f"set{param.name[0].upper()}{param.name[1:]}", f"get{param.name[0].upper()}{param.name[1:]}"):
+                owner = next(klass for klass in type(stage).__mro__ if accessor in vars(klass))
+                assert owner.__module__ == shared_params.__name__ or accessor in overridden, (stage_class.__name__, accessor, owner)

@@ -1,8 +1,9 @@
-"""Typed Params shared by several stages, declared once, as pyspark.ml mixins.
+"""What every stage's params rest on: the type converters and :class:`StageParams`.
 
-Each mixin declares its Param with a type converter and a doc string, plus a chainable
-setter and a getter. Converters that check allowed values raise ``ValueError`` naming the
-param, what was given and what is allowed, the moment a bad value is set.
+The params themselves are declared once, in the table of ``_shared_params_code_gen.py``,
+which generates a mixin per param (``shared_params.py``). Converters that check allowed values
+raise ``ValueError`` naming the param, what was given and what is allowed, the moment a bad
+value is set.
 """
 
 from __future__ import annotations
@@ -10,17 +11,26 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Sequence
 
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Params, TypeConverters
 
 logger = logging.getLogger(__name__)
 
 
-def one_of(name: str, allowed: Sequence[str], *, lower: bool = True) -> Callable[[Any], str]:
-    """A type converter accepting only ``allowed`` strings (case-insensitive by default)."""
+def one_of(name: str, allowed: Sequence[str], *, case: str = "lower") -> Callable[[Any], str]:
+    """A type converter accepting only ``allowed`` strings, compared (and kept) in lower
+    case, in upper case (``case="upper"``) or as given (``case="exact"``).
+
+    >>> one_of("poolingStrategy", ("AVERAGE", "SUM"), case="upper")(" sum ")
+    'SUM'
+    >>> one_of("engine", ("auto", "torch"))("TensorRT")
+    Traceback (most recent call last):
+    ...
+    ValueError: engine must be one of ['auto', 'torch'], got 'TensorRT'
+    """
+    normalise = {"lower": lambda t: t.strip().lower(), "upper": lambda t: t.strip().upper(), "exact": lambda t: t}[case]
 
     def convert(value: Any) -> str:
-        text = TypeConverters.toString(value)
-        key = text.strip().lower() if lower else text
+        key = normalise(TypeConverters.toString(value))
         if key not in allowed:
             raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
         return key
@@ -35,6 +45,24 @@ def int_at_least(name: str, minimum: int) -> Callable[[Any], int]:
         number = TypeConverters.toInt(value)
         if number < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        return number
+
+    return convert
+
+
+def int_in_range(name: str, low: int, high: int, what: str) -> Callable[[Any], int]:
+    """A type converter for integers in ``low..high``; ``what`` says what the number counts.
+
+    >>> int_in_range("maxSentenceLength", 3, 512, "wordpieces per window")(2)
+    Traceback (most recent call last):
+    ...
+    ValueError: maxSentenceLength must be in 3..512 (wordpieces per window), got 2
+    """
+
+    def convert(value: Any) -> int:
+        number = TypeConverters.toInt(value)
+        if not low <= number <= high:
+            raise ValueError(f"{name} must be in {low}..{high} ({what}), got {value!r}")
         return number
 
     return convert
@@ -81,104 +109,33 @@ class StageParams(Params):
         return False
 
 
+class KeywordConstructor(StageParams):
+    """The constructor every stage shares, first among its bases: keyword arguments set params
+    by name (``SentenceDetector(explodeSentences=True)``; None leaves a param unset, an unknown
+    name is a ``TypeError`` naming it), after the stage's own defaults.
+
+    A stage (or a params class among its bases) names the defaults that differ from stage to
+    stage -- ``inputCols``, ``outputCol``, ... -- in a class attribute ``stageDefaults``; every
+    other param's default is its own, from the table in ``_shared_params_code_gen.py``. (No
+    ``stageDefaults`` here: this class comes first in a stage's bases, and would hide them.)
+    """
+
+    def __init__(self, *positional: Any, **params: Any) -> None:
+        if positional:
+            raise TypeError(f"{type(self).__name__}() takes params by name only (name=value), got {positional!r}")
+        super().__init__()
+        self._setDefault(**getattr(self, "stageDefaults", {}))
+        self.setParams(**params)
+
+
 def log_no_op(stage: Params, method: str, value: Any) -> None:
     logger.info("%s: %s(%r) has no meaning in sparktext; nothing changed", describe_stage(stage), method, value)
 
 
-def _flatten_args(values: Iterable[Any]) -> list[Any]:
+def flatten_args(values: Iterable[Any]) -> list[Any]:
+    """``("a", "b")`` or ``(["a", "b"],)`` as ``["a", "b"]``: setters that take names as
+    arguments or one list, as Spark NLP's ``setInputCols``."""
     values = list(values)
     if len(values) == 1 and isinstance(values[0], (list, tuple)):
         return list(values[0])
     return values
-
-
-class HasInputCol(StageParams):
-    """A single input column (text for DocumentAssembler)."""
-
-    inputCol: Param[str] = Param(
-        Params._dummy(), "inputCol", "name of the input column", typeConverter=TypeConverters.toString
-    )
-
-    def setInputCol(self, value: str) -> "HasInputCol":
-        """Set the input column name."""
-        return self._set(inputCol=value)
-
-    def getInputCol(self) -> str:
-        return self.getOrDefault(self.inputCol)
-
-
-class HasInputCols(StageParams):
-    """Input annotator columns, one per annotator type the stage expects, in that order."""
-
-    inputCols: Param[list[str]] = Param(
-        Params._dummy(),
-        "inputCols",
-        "names of the input annotator columns, one per expected annotator type, in order",
-        typeConverter=column_names,
-    )
-
-    def setInputCols(self, *value: str | Sequence[str]) -> "HasInputCols":
-        """Set the input columns: ``setInputCols("sentence", "token")`` or a list."""
-        return self._set(inputCols=_flatten_args(value))
-
-    def getInputCols(self) -> list[str]:
-        return self.getOrDefault(self.inputCols)
-
-
-class HasOutputCols(StageParams):
-    """Several output columns, one per input column."""
-
-    outputCols: Param[list[str]] = Param(
-        Params._dummy(), "outputCols", "names of the output columns, one per input column", typeConverter=column_names
-    )
-
-    def setOutputCols(self, *value: str | Sequence[str]) -> "HasOutputCols":
-        """Set the output columns: ``setOutputCols("a", "b")`` or a list."""
-        return self._set(outputCols=_flatten_args(value))
-
-    def getOutputCols(self) -> list[str]:
-        return self.getOrDefault(self.outputCols)
-
-
-class HasOutputCol(StageParams):
-    """The output annotator column."""
-
-    outputCol: Param[str] = Param(
-        Params._dummy(), "outputCol", "name of the output annotator column", typeConverter=TypeConverters.toString
-    )
-
-    def setOutputCol(self, value: str) -> "HasOutputCol":
-        """Set the output column name."""
-        return self._set(outputCol=value)
-
-    def getOutputCol(self) -> str:
-        return self.getOrDefault(self.outputCol)
-
-
-class HasMinMaxLength(StageParams):
-    """Bounds on the length, in characters, of the annotations a stage emits."""
-
-    minLength: Param[int] = Param(
-        Params._dummy(),
-        "minLength",
-        "annotations shorter than this many characters are dropped (counted and logged once per task)",
-        typeConverter=int_at_least("minLength", 0),
-    )
-    maxLength: Param[int] = Param(
-        Params._dummy(),
-        "maxLength",
-        "annotations longer than this many characters are cut into pieces of at most this length",
-        typeConverter=int_at_least("maxLength", 1),
-    )
-
-    def setMinLength(self, value: int) -> "HasMinMaxLength":
-        return self._set(minLength=value)
-
-    def getMinLength(self) -> int:
-        return self.getOrDefault(self.minLength)
-
-    def setMaxLength(self, value: int) -> "HasMinMaxLength":
-        return self._set(maxLength=value)
-
-    def getMaxLength(self) -> int:
-        return self.getOrDefault(self.maxLength)

@@ -12,19 +12,18 @@ found and what it expects. Each stage's work is one picklable batch function
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pyarrow as pa
 from pyspark import TaskContext
 from pyspark.ml import Transformer
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql.types import StructType
 
 from sparktext.annotation import ANNOTATION_DDL, annotation_spark_type, annotator_type_of, column_metadata, is_annotation_type
 from sparktext.errors import SchemaError
-from sparktext.params import HasInputCols, HasOutputCol, HasOutputCols, describe_stage
+from sparktext.params import KeywordConstructor, describe_stage
+from sparktext.shared_params import HasCleanAnnotations, HasInputCols, HasOutputCol, HasOutputCols
 from sparktext.stages._spark_udf import BatchFunction, with_batch_column
 
 
@@ -54,11 +53,6 @@ def report_dropped(stage: str, count: int, what: str) -> None:
     logger.warning(
         "%s dropped %d %s in a batch of %s; further drops there are logged at DEBUG", stage, count, what, where
     )
-
-
-def set_given_params(stage: Params, given: dict[str, Any]) -> None:
-    """Set the constructor's keyword arguments that were given a value (None means unset)."""
-    stage._set(**{name: value for name, value in given.items() if value is not None})
 
 
 class HasAnnotatorInputs(HasInputCols):
@@ -115,7 +109,9 @@ class HasAnnotatorInputs(HasInputCols):
         return columns
 
 
-class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class AnnotatorTransformer(
+    KeywordConstructor, Transformer, HasAnnotatorInputs, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable
+):
     """Base of the stages that read annotator columns and write one."""
 
     #: The annotator type this stage writes.
@@ -143,13 +139,11 @@ class AnnotatorTransformer(Transformer, HasAnnotatorInputs, HasOutputCol, Defaul
         return self.batch_function()(*columns)
 
 
-class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParamsReadable, DefaultParamsWritable):
+class FinisherTransformer(
+    KeywordConstructor, Transformer, HasInputCols, HasOutputCols, HasCleanAnnotations, DefaultParamsReadable, DefaultParamsWritable
+):
     """Base of the finishers: annotator columns in, plain Spark columns out (``outputCols``
     default to ``finished_<inputCol>``), annotator columns dropped when ``cleanAnnotations``."""
-
-    cleanAnnotations: Param[bool] = Param(
-        Params._dummy(), "cleanAnnotations", "drop every annotator column from the output", TypeConverters.toBoolean
-    )
 
     def getOutputCols(self) -> list[str]:
         """``outputCols``, or, when unset or empty (as in Spark NLP), ``finished_<inputCol>``
@@ -158,12 +152,6 @@ class FinisherTransformer(Transformer, HasInputCols, HasOutputCols, DefaultParam
         if given:
             return list(given)
         return [f"finished_{c}" for c in (self.getInputCols() if self.isDefined(self.inputCols) else [])]
-
-    def setCleanAnnotations(self, value: bool):
-        return self._set(cleanAnnotations=value)
-
-    def getCleanAnnotations(self) -> bool:
-        return self.getOrDefault(self.cleanAnnotations)
 
     def checkInputColumns(self, schema: StructType) -> list[tuple[str, str]]:
         """``(input, output)`` column pairs, checked on ``schema``; raises :class:`SchemaError`."""

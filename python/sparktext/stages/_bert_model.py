@@ -16,17 +16,26 @@ from typing import Callable, Iterator, Sequence
 
 import pyarrow as pa
 from pyspark import TaskContext
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import DataFrame
 
 from sparktext.annotation import annotation_spark_type, column_metadata
 from sparktext.errors import SchemaError
-from sparktext.inference.batching import AUTO_BATCH_SIZE_DOC
-from sparktext.inference.device import EngineOptions, check_device, check_precision
+from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine, get_engine
-from sparktext.inference.runtimes import EngineNotAvailableError, check_engine, check_engine_settings
-from sparktext.params import log_no_op, int_at_least
+from sparktext.inference.runtimes import EngineNotAvailableError, check_engine_settings
+from sparktext.params import log_no_op
+from sparktext.shared_params import (
+    HasBatchSize,
+    HasCaseSensitive,
+    HasDevice,
+    HasDimension,
+    HasEngine,
+    HasMaxSentenceLength,
+    HasModelPath,
+    HasPrecision,
+    HasStorageRef,
+)
 from sparktext.pretrained.checkpoint import (
     checkpoint_fingerprint,
     convert_to_safetensors,
@@ -42,17 +51,6 @@ from sparktext.stages._model_shipping import executor_model_path, is_connect_ses
 from sparktext.stages._model_storage import HadoopFiles, active_session, cache_folder, cache_subfolder
 from sparktext.stages._base import AnnotatorTransformer, describe_stage
 from sparktext.stages._spark_udf import with_batch_column
-
-
-def _sentence_length(value) -> int:
-    """Wordpieces per window, [CLS] and [SEP] included: at least one piece between them, and
-    at most BERT's 512 positions (a model with fewer positions caps the window itself)."""
-    number = TypeConverters.toInt(value)
-    if not 3 <= number <= 512:
-        raise ValueError(
-            f"maxSentenceLength must be in 3..512 (wordpieces per window, [CLS] and [SEP] included), got {value!r}"
-        )
-    return number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,41 +101,17 @@ def configure_native_caches() -> None:
     os.environ.setdefault("LRU_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
 
 
-class BertModelStage(AnnotatorTransformer):
+class BertModelStage(
+    AnnotatorTransformer, HasBatchSize, HasMaxSentenceLength, HasCaseSensitive, HasDimension, HasStorageRef, HasDevice,
+    HasPrecision, HasEngine, HasModelPath,
+):
     """Base of the stages that run a BERT checkpoint (see the module doc)."""
 
     #: Which catalog entries ``pretrained()`` accepts: ``token`` or ``sentence`` models.
     catalogKind = "token"
     defaultPretrainedName = "bert_base_cased"
 
-    batchSize: Param[int] = Param(
-        Params._dummy(), "batchSize", f"sequences per forward pass; {AUTO_BATCH_SIZE_DOC}",
-        int_at_least("batchSize", 0),
-    )
-    maxSentenceLength: Param[int] = Param(
-        Params._dummy(), "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (3..512)", _sentence_length
-    )
-    caseSensitive: Param[bool] = Param(
-        Params._dummy(), "caseSensitive", "False lowercases text before wordpiece", TypeConverters.toBoolean
-    )
-    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector (the model's hidden size)", TypeConverters.toInt)
-    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
-    device: Param[str] = Param(Params._dummy(), "device", "auto, cpu, cuda or cuda:N", check_device)
-    precision: Param[str] = Param(Params._dummy(), "precision", "auto, fp32, fp16 or bf16", check_precision)
-    engine: Param[str] = Param(
-        Params._dummy(), "engine",
-        "what runs the model: auto (the fastest installed for the device and precision), torch, onnx or openvino",
-        check_engine,
-    )
-    modelPath: Param[str] = Param(
-        Params._dummy(), "modelPath", "folder of the Hugging Face checkpoint, readable on every executor", TypeConverters.toString
-    )
 
-    def _set_model_defaults(self, **extra) -> None:
-        self._setDefault(
-            outputCol="embeddings", batchSize=0, maxSentenceLength=128, caseSensitive=False,
-            device="auto", precision="auto", engine="auto", **extra,
-        )
 
     @classmethod
     def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False):
@@ -225,27 +199,6 @@ class BertModelStage(AnnotatorTransformer):
         return _BertModelWriter(self)
 
     # Setters and getters, Spark NLP's names.
-    def setBatchSize(self, value: int):
-        return self._set(batchSize=value)
-
-    def getBatchSize(self) -> int:
-        return self.getOrDefault(self.batchSize)
-
-    def setMaxSentenceLength(self, value: int):
-        return self._set(maxSentenceLength=value)
-
-    def getMaxSentenceLength(self) -> int:
-        return self.getOrDefault(self.maxSentenceLength)
-
-    def setCaseSensitive(self, value: bool):
-        return self._set(caseSensitive=value)
-
-    def getCaseSensitive(self) -> bool:
-        return self.getOrDefault(self.caseSensitive)
-
-    def setDimension(self, value: int):
-        return self._set(dimension=value)
-
     def getDimension(self) -> int:
         """The vectors' size: set by ``pretrained()``/``loadSavedModel()``, else read from the
         model folder's ``config.json`` (a stage given only ``modelPath``)."""
@@ -255,36 +208,6 @@ class BertModelStage(AnnotatorTransformer):
             raise SchemaError(f"{type(self).__name__}: no model yet, so no dimension; load one with "
                               "pretrained(...) or loadSavedModel(folder)")
         return int(read_checkpoint_config(self.getModelPath())["hidden_size"])
-
-    def setStorageRef(self, value: str):
-        return self._set(storageRef=value)
-
-    def getStorageRef(self) -> str:
-        return self.getOrDefault(self.storageRef)
-
-    def setPoolingStrategy(self, value: str):
-        return self._set(poolingStrategy=value)
-
-    def getPoolingStrategy(self) -> str:
-        return self.getOrDefault(self.poolingStrategy)
-
-    def setDevice(self, value: str):
-        return self._set(device=value)
-
-    def getDevice(self) -> str:
-        return self.getOrDefault(self.device)
-
-    def setPrecision(self, value: str):
-        return self._set(precision=value)
-
-    def getPrecision(self) -> str:
-        return self.getOrDefault(self.precision)
-
-    def setEngine(self, value: str):
-        return self._set(engine=value)
-
-    def getEngine(self) -> str:
-        return self.getOrDefault(self.engine)
 
     # Spark NLP's TensorFlow-only settings: its code calls them; nothing here reads them.
     def setIsLong(self, value: bool):
@@ -298,9 +221,6 @@ class BertModelStage(AnnotatorTransformer):
         nothing (logged); threads and device are ``sparktext`` settings (``device``)."""
         log_no_op(self, "setConfigProtoBytes", f"{len(value)} bytes")
         return self
-
-    def getModelPath(self) -> str:
-        return self.getOrDefault(self.modelPath)
 
     def outputMetadata(self) -> dict:
         return column_metadata(self.outputAnnotatorType, dimension=self.getDimension(), ref=self.getStorageRef())

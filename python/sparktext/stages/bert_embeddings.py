@@ -7,14 +7,10 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
-from sparktext.inference.engine import POOLING_STRATEGIES
-from sparktext.params import one_of
-from sparktext.stages._base import set_given_params
+from sparktext.shared_params import HasTokenPoolingStrategy
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
 
 WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
@@ -25,7 +21,7 @@ WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
 TOKENS_PER_CHUNK = 4096
 
 
-class BertEmbeddings(BertModelStage):
+class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):
     """Token-level BERT embeddings: one ``word_embeddings`` annotation per input token.
 
     Every token gets exactly one vector, in order, with the token's ``begin``, ``end`` and
@@ -71,32 +67,8 @@ class BertEmbeddings(BertModelStage):
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.TOKEN)
     outputAnnotatorType = AnnotatorType.WORD_EMBEDDINGS
+    stageDefaults = {"inputCols": ["sentence", "token"], "outputCol": "embeddings"}
 
-    poolingStrategy: Param[str] = Param(
-        Params._dummy(), "poolingStrategy", "how a token's wordpieces become its vector: first, mean, last",
-        one_of("poolingStrategy", POOLING_STRATEGIES),
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "embeddings",
-        batchSize: int = 0,
-        maxSentenceLength: int = 128,
-        caseSensitive: bool | None = None,
-        dimension: int | None = None,
-        storageRef: str | None = None,
-        poolingStrategy: str = "first",
-        device: str = "auto",
-        precision: str = "auto",
-        engine: str = "auto",
-        modelPath: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._set_model_defaults(inputCols=["sentence", "token"], poolingStrategy="first")
-        set_given_params(self, self._input_kwargs)
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:

@@ -7,17 +7,14 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params
 
 from sparktext.annotation import AnnotatorType, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import ModelFileError
-from sparktext.inference.engine import SENTENCE_POOLING_STRATEGIES
-from sparktext.params import one_of
 from sparktext.pretrained.catalog import ModelEntry
 from sparktext.pretrained.checkpoint import has_pooler_weights
-from sparktext.stages._base import describe_stage, set_given_params
+from sparktext.shared_params import HasSentencePoolingStrategy
+from sparktext.stages._base import describe_stage
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
 
 logger = logging.getLogger(__name__)
@@ -27,7 +24,7 @@ logger = logging.getLogger(__name__)
 SENTENCES_PER_CHUNK = 4096
 
 
-class BertSentenceEmbeddings(BertModelStage):
+class BertSentenceEmbeddings(BertModelStage, HasSentencePoolingStrategy):
     """Sentence-level BERT embeddings: one ``sentence_embeddings`` annotation per sentence.
 
     Each ``document``-type annotation (a sentence, or a whole document) goes through the model
@@ -60,33 +57,7 @@ class BertSentenceEmbeddings(BertModelStage):
     outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
     catalogKind = "sentence"
     defaultPretrainedName = "sent_bert_base_cased"
-
-    poolingStrategy: Param[str] = Param(
-        Params._dummy(), "poolingStrategy", "how a sentence becomes one vector: pooler ([CLS] pooler output) or mean",
-        one_of("poolingStrategy", SENTENCE_POOLING_STRATEGIES),
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence_embeddings",
-        batchSize: int = 0,
-        maxSentenceLength: int = 128,
-        caseSensitive: bool | None = None,
-        dimension: int | None = None,
-        storageRef: str | None = None,
-        poolingStrategy: str = "pooler",
-        device: str = "auto",
-        precision: str = "auto",
-        engine: str = "auto",
-        modelPath: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._set_model_defaults(inputCols=["sentence"], poolingStrategy="pooler")
-        self._setDefault(outputCol="sentence_embeddings")
-        set_given_params(self, self._input_kwargs)
+    stageDefaults = {"inputCols": ["sentence"], "outputCol": "sentence_embeddings"}
 
     @classmethod
     def _catalog_params(cls, entry: ModelEntry) -> dict:

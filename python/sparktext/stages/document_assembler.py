@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
-from pyspark import keyword_only
 from pyspark.ml import Transformer
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -16,35 +14,16 @@ from pyspark.sql.types import ArrayType, MapType, StringType
 from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
 from sparktext.columnar import AnnotationBuilder
 from sparktext.errors import SchemaError
-from sparktext.params import HasInputCol, HasOutputCol, one_of
-from sparktext.stages._base import describe_stage, set_given_params
+from sparktext.shared_params import HasCleanupMode, HasIdCol, HasInputCol, HasMetadataCol, HasOutputCol
+from sparktext.text.cleanup import CLEANUP_MODES
+from sparktext.params import KeywordConstructor
+from sparktext.stages._base import describe_stage
 from sparktext.stages._spark_udf import with_annotator_column
 
-# Java's \s, spelled out so that Spark SQL (Java regex) and Python agree on it.
-_SPACE = r"[ \t\n\x0B\f\r]"
-# Java String.trim(): every character up to U+0020 at either end.
-_TRIM = r"^[\x00-\x20]+|[\x00-\x20]+(?![\s\S])"
-# "Stringified" line breaks and tabs: the two characters backslash-n, backslash-t, ...
-_LITERAL_BREAK = r"(?:\\r)?\\n|\\t"
-
-#: cleanupMode -> ordered (pattern, replacement, trim first) steps, in Java regex syntax.
-CLEANUP_MODES: dict[str, tuple[tuple[str, str], ...]] = {
-    "disabled": (),
-    # newlines and tabs (all of Java's \s) into spaces, one for one: offsets keep their places
-    "inplace": ((_SPACE, " "),),
-    "inplace_full": ((rf"{_SPACE}|{_LITERAL_BREAK}", " "),),
-    # trim, then every run of whitespace to one space
-    "shrink": ((_TRIM, ""), (rf"{_SPACE}+", " ")),
-    "shrink_full": ((_TRIM, ""), (rf"(?:{_SPACE}|{_LITERAL_BREAK})+", " ")),
-    # each line break (CRLF counts once) and each tab to one space
-    "each": ((r"\r\n|[\n\r\t]", " "),),
-    "each_full": ((rf"\r\n|[\n\r\t]|{_LITERAL_BREAK}", " "),),
-    # trim, then delete stringified line breaks and tabs
-    "delete_full": ((_TRIM, ""), (_LITERAL_BREAK, "")),
-}
-
-
-class DocumentAssembler(Transformer, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
+class DocumentAssembler(
+    KeywordConstructor, Transformer, HasInputCol, HasOutputCol, HasIdCol, HasMetadataCol, HasCleanupMode, DefaultParamsReadable,
+    DefaultParamsWritable,
+):
     """Turn a text column into a ``document`` annotator column, the start of every pipeline.
 
     Each non-empty text becomes one annotation spanning the whole (possibly cleaned) text,
@@ -82,54 +61,8 @@ class DocumentAssembler(Transformer, HasInputCol, HasOutputCol, DefaultParamsRea
     """
 
     outputAnnotatorType = AnnotatorType.DOCUMENT
+    stageDefaults = {"outputCol": "document"}
 
-    idCol: Param[str] = Param(
-        Params._dummy(), "idCol", "column copied into each document's metadata as 'id'", TypeConverters.toString
-    )
-    metadataCol: Param[str] = Param(
-        Params._dummy(),
-        "metadataCol",
-        "map<string,string> column merged into each document's metadata",
-        TypeConverters.toString,
-    )
-    cleanupMode: Param[str] = Param(
-        Params._dummy(),
-        "cleanupMode",
-        "text cleanup before annotation: " + ", ".join(CLEANUP_MODES),
-        one_of("cleanupMode", tuple(CLEANUP_MODES)),
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCol: str | None = None,
-        outputCol: str = "document",
-        idCol: str | None = None,
-        metadataCol: str | None = None,
-        cleanupMode: str = "disabled",
-    ) -> None:
-        super().__init__()
-        self._setDefault(outputCol="document", cleanupMode="disabled")
-        set_given_params(self, self._input_kwargs)
-
-    def setIdCol(self, value: str) -> "DocumentAssembler":
-        return self._set(idCol=value)
-
-    def getIdCol(self) -> str:
-        return self.getOrDefault(self.idCol)
-
-    def setMetadataCol(self, value: str) -> "DocumentAssembler":
-        return self._set(metadataCol=value)
-
-    def getMetadataCol(self) -> str:
-        return self.getOrDefault(self.metadataCol)
-
-    def setCleanupMode(self, value: str) -> "DocumentAssembler":
-        return self._set(cleanupMode=value)
-
-    def getCleanupMode(self) -> str:
-        return self.getOrDefault(self.cleanupMode)
 
     def annotate_arrow(self, texts: pa.Array) -> pa.Array:
         """The ``document`` column for an Arrow array of texts, computed in this process with

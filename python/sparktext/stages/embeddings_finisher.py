@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from sparktext.annotation import AnnotatorType, annotation_spark_type, annotator_type_of
 from sparktext.errors import SchemaError
-from sparktext.stages._base import FinisherTransformer, describe_stage, set_given_params
+from sparktext.shared_params import HasOutputAsVector
+from sparktext.stages._base import FinisherTransformer, describe_stage
 
 EMBEDDING_TYPES = (AnnotatorType.WORD_EMBEDDINGS, AnnotatorType.SENTENCE_EMBEDDINGS)
 
 
-class EmbeddingsFinisher(FinisherTransformer):
+class EmbeddingsFinisher(FinisherTransformer, HasOutputAsVector):
     """The vectors of embedding annotations, one per annotation, ready for Spark ML.
 
     Runs as Spark SQL expressions (no Python worker). A null annotator column reads as no
@@ -40,29 +39,8 @@ class EmbeddingsFinisher(FinisherTransformer):
     (True, False)
     """
 
-    outputAsVector: Param[bool] = Param(
-        Params._dummy(), "outputAsVector", "array of Spark ML dense vectors, else array of float arrays",
-        TypeConverters.toBoolean,
-    )
+    stageDefaults = {"cleanAnnotations": False}
 
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCols: list[str] | None = None,
-        outputAsVector: bool = False,
-        cleanAnnotations: bool = False,
-    ) -> None:
-        super().__init__()
-        self._setDefault(outputAsVector=False, cleanAnnotations=False)
-        set_given_params(self, self._input_kwargs)
-
-    def setOutputAsVector(self, value: bool) -> "EmbeddingsFinisher":
-        return self._set(outputAsVector=value)
-
-    def getOutputAsVector(self) -> bool:
-        return self.getOrDefault(self.outputAsVector)
 
     def checkInputColumns(self, schema: StructType) -> list[tuple[str, str]]:
         pairs = super().checkInputColumns(schema)

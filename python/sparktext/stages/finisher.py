@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from sparktext.annotation import AnnotatorType, annotation_spark_type
-from sparktext.stages._base import FinisherTransformer, set_given_params
+from sparktext.shared_params import (
+    HasAnnotationSplitSymbol,
+    HasIncludeMetadata,
+    HasMetadataPerAnnotation,
+    HasOutputAsArray,
+    HasParseEmbeddingsVectors,
+    HasValueSplitSymbol,
+)
+from sparktext.stages._base import FinisherTransformer
 
 
-class Finisher(FinisherTransformer):
+class Finisher(
+    FinisherTransformer, HasOutputAsArray, HasIncludeMetadata, HasMetadataPerAnnotation, HasValueSplitSymbol,
+    HasAnnotationSplitSymbol, HasParseEmbeddingsVectors,
+):
     """Turn annotator columns into the annotations' results, as Spark NLP's Finisher does.
 
     Runs as Spark SQL expressions (no Python worker). A null annotator column reads as no
@@ -60,84 +69,8 @@ class Finisher(FinisherTransformer):
     ['Hello', 'world', '.', 'Bye', '!']
     """
 
-    outputAsArray: Param[bool] = Param(
-        Params._dummy(), "outputAsArray", "array<string> of results, else one joined string", TypeConverters.toBoolean
-    )
-    includeMetadata: Param[bool] = Param(
-        Params._dummy(), "includeMetadata", "also write each annotation's metadata", TypeConverters.toBoolean
-    )
-    metadataPerAnnotation: Param[bool] = Param(
-        Params._dummy(), "metadataPerAnnotation",
-        "write the metadata as one map per annotation, aligned with the results, instead of Spark NLP's merged map",
-        TypeConverters.toBoolean,
-    )
-    valueSplitSymbol: Param[str] = Param(
-        Params._dummy(), "valueSplitSymbol", "separator between the values inside an annotation", TypeConverters.toString
-    )
-    annotationSplitSymbol: Param[str] = Param(
-        Params._dummy(), "annotationSplitSymbol", "separator between annotations in a string", TypeConverters.toString
-    )
-    parseEmbeddingsVectors: Param[bool] = Param(
-        Params._dummy(), "parseEmbeddingsVectors", "write embedding annotations' vector values instead of their text",
-        TypeConverters.toBoolean,
-    )
+    stageDefaults = {"cleanAnnotations": True}
 
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCols: list[str] | None = None,
-        outputAsArray: bool = True,
-        includeMetadata: bool = False,
-        metadataPerAnnotation: bool = False,
-        valueSplitSymbol: str = "#",
-        annotationSplitSymbol: str = "@",
-        cleanAnnotations: bool = True,
-        parseEmbeddingsVectors: bool = False,
-    ) -> None:
-        super().__init__()
-        self._setDefault(
-            outputAsArray=True, includeMetadata=False, metadataPerAnnotation=False, valueSplitSymbol="#", annotationSplitSymbol="@",
-            cleanAnnotations=True, parseEmbeddingsVectors=False,
-        )
-        set_given_params(self, self._input_kwargs)
-
-    def setOutputAsArray(self, value: bool) -> "Finisher":
-        return self._set(outputAsArray=value)
-
-    def getOutputAsArray(self) -> bool:
-        return self.getOrDefault(self.outputAsArray)
-
-    def setIncludeMetadata(self, value: bool) -> "Finisher":
-        return self._set(includeMetadata=value)
-
-    def getIncludeMetadata(self) -> bool:
-        return self.getOrDefault(self.includeMetadata)
-
-    def setMetadataPerAnnotation(self, value: bool) -> "Finisher":
-        return self._set(metadataPerAnnotation=value)
-
-    def getMetadataPerAnnotation(self) -> bool:
-        return self.getOrDefault(self.metadataPerAnnotation)
-
-    def setValueSplitSymbol(self, value: str) -> "Finisher":
-        return self._set(valueSplitSymbol=value)
-
-    def getValueSplitSymbol(self) -> str:
-        return self.getOrDefault(self.valueSplitSymbol)
-
-    def setAnnotationSplitSymbol(self, value: str) -> "Finisher":
-        return self._set(annotationSplitSymbol=value)
-
-    def getAnnotationSplitSymbol(self) -> str:
-        return self.getOrDefault(self.annotationSplitSymbol)
-
-    def setParseEmbeddingsVectors(self, value: bool) -> "Finisher":
-        return self._set(parseEmbeddingsVectors=value)
-
-    def getParseEmbeddingsVectors(self) -> bool:
-        return self.getOrDefault(self.parseEmbeddingsVectors)
 
     def _value(self, annotation: Column, separator: str) -> Column:
         """An annotation's result, or its vector's values when asked to parse embeddings."""

@@ -6,22 +6,35 @@ import logging
 from typing import Callable
 
 import pyarrow as pa
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
-from sparktext.params import HasMinMaxLength, int_at_least, one_of
-from sparktext.stages._base import AnnotatorTransformer, report_dropped, set_given_params
+from sparktext.shared_params import (
+    HasCustomBounds,
+    HasCustomBoundsStrategy,
+    HasDetectLists,
+    HasExplodeSentences,
+    HasKeepRowsWithoutSentences,
+    HasMaxLength,
+    HasMinLength,
+    HasSplitLength,
+    HasUseAbbreviations,
+    HasUseCustomBoundsOnly,
+)
+from sparktext.stages._base import AnnotatorTransformer, report_dropped
 from sparktext.stages._spark_udf import HAS_ARROW_UDF, with_annotator_column
-from sparktext.text.sentences import CUSTOM_BOUNDS_STRATEGIES, SentenceRules, sentence_spans_counted
+from sparktext.text.sentences import SentenceRules, sentence_spans_counted
 
 logger = logging.getLogger(__name__)
 
 
-class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
+class SentenceDetector(
+    AnnotatorTransformer, HasUseAbbreviations, HasDetectLists, HasCustomBounds, HasUseCustomBoundsOnly,
+    HasCustomBoundsStrategy, HasExplodeSentences, HasKeepRowsWithoutSentences, HasSplitLength, HasMinLength,
+    HasMaxLength,
+):
     """Find sentence boundaries in each document with English rules.
 
     Output annotations are of type ``document`` (as in Spark NLP), one per sentence, numbered
@@ -69,117 +82,8 @@ class SentenceDetector(AnnotatorTransformer, HasMinMaxLength):
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
     outputAnnotatorType = AnnotatorType.DOCUMENT
+    stageDefaults = {"inputCols": ["document"], "outputCol": "sentence"}
 
-    useAbbreviations: Param[bool] = Param(
-        Params._dummy(), "useAbbreviations", "keep sentences whole across known abbreviations", TypeConverters.toBoolean
-    )
-    detectLists: Param[bool] = Param(
-        Params._dummy(), "detectLists", "start sentences at list items and capitalised lines", TypeConverters.toBoolean
-    )
-    customBounds: Param[list[str]] = Param(
-        Params._dummy(), "customBounds", "regular expressions that also end sentences", TypeConverters.toListString
-    )
-    useCustomBoundsOnly: Param[bool] = Param(
-        Params._dummy(), "useCustomBoundsOnly", "split at customBounds only", TypeConverters.toBoolean
-    )
-    customBoundsStrategy: Param[str] = Param(
-        Params._dummy(),
-        "customBoundsStrategy",
-        "where the text of a custom bound goes: none (dropped), prepend (next sentence), append (previous)",
-        one_of("customBoundsStrategy", CUSTOM_BOUNDS_STRATEGIES),
-    )
-    explodeSentences: Param[bool] = Param(
-        Params._dummy(), "explodeSentences", "one output row per sentence", TypeConverters.toBoolean
-    )
-    keepRowsWithoutSentences: Param[bool] = Param(
-        Params._dummy(), "keepRowsWithoutSentences",
-        "with explodeSentences, keep rows without a sentence (an empty array) instead of dropping them",
-        TypeConverters.toBoolean,
-    )
-    splitLength: Param[int] = Param(
-        Params._dummy(), "splitLength", "cut sentences longer than this many characters", int_at_least("splitLength", 1)
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence",
-        useAbbreviations: bool = True,
-        detectLists: bool = True,
-        customBounds: list[str] | None = None,
-        useCustomBoundsOnly: bool = False,
-        customBoundsStrategy: str = "none",
-        explodeSentences: bool = False,
-        keepRowsWithoutSentences: bool = False,
-        splitLength: int | None = None,
-        minLength: int = 0,
-        maxLength: int = 99999,
-    ) -> None:
-        super().__init__()
-        self._setDefault(
-            inputCols=["document"],
-            outputCol="sentence",
-            useAbbreviations=True,
-            detectLists=True,
-            customBounds=[],
-            useCustomBoundsOnly=False,
-            customBoundsStrategy="none",
-            explodeSentences=False,
-            keepRowsWithoutSentences=False,
-            minLength=0,
-            maxLength=99999,
-        )
-        set_given_params(self, self._input_kwargs)
-
-    def setUseAbbreviations(self, value: bool) -> "SentenceDetector":
-        return self._set(useAbbreviations=value)
-
-    def getUseAbbreviations(self) -> bool:
-        return self.getOrDefault(self.useAbbreviations)
-
-    def setDetectLists(self, value: bool) -> "SentenceDetector":
-        return self._set(detectLists=value)
-
-    def getDetectLists(self) -> bool:
-        return self.getOrDefault(self.detectLists)
-
-    def setCustomBounds(self, value: list[str]) -> "SentenceDetector":
-        return self._set(customBounds=value)
-
-    def getCustomBounds(self) -> list[str]:
-        return self.getOrDefault(self.customBounds)
-
-    def setUseCustomBoundsOnly(self, value: bool) -> "SentenceDetector":
-        return self._set(useCustomBoundsOnly=value)
-
-    def getUseCustomBoundsOnly(self) -> bool:
-        return self.getOrDefault(self.useCustomBoundsOnly)
-
-    def setCustomBoundsStrategy(self, value: str) -> "SentenceDetector":
-        return self._set(customBoundsStrategy=value)
-
-    def getCustomBoundsStrategy(self) -> str:
-        return self.getOrDefault(self.customBoundsStrategy)
-
-    def setExplodeSentences(self, value: bool) -> "SentenceDetector":
-        return self._set(explodeSentences=value)
-
-    def getExplodeSentences(self) -> bool:
-        return self.getOrDefault(self.explodeSentences)
-
-    def setKeepRowsWithoutSentences(self, value: bool) -> "SentenceDetector":
-        return self._set(keepRowsWithoutSentences=value)
-
-    def getKeepRowsWithoutSentences(self) -> bool:
-        return self.getOrDefault(self.keepRowsWithoutSentences)
-
-    def setSplitLength(self, value: int) -> "SentenceDetector":
-        return self._set(splitLength=value)
-
-    def getSplitLength(self) -> int:
-        return self.getOrDefault(self.splitLength)
 
     def rules(self) -> SentenceRules:
         """The :class:`SentenceRules` these params describe (checked: bad patterns raise)."""

@@ -7,27 +7,17 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark import keyword_only
-from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 
 from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import SchemaError
-from sparktext.stages._base import AnnotatorTransformer, describe_stage, set_given_params
+from sparktext.shared_params import HasDimension, HasStorageRef, HasVectorPoolingStrategy
+from sparktext.stages._base import AnnotatorTransformer, describe_stage
 from sparktext.stages._spark_udf import with_batch_column
 
-POOLING_STRATEGIES = ("AVERAGE", "SUM")
 
-
-def _pooling(value) -> str:
-    text = TypeConverters.toString(value).strip().upper()
-    if text not in POOLING_STRATEGIES:
-        raise ValueError(f"poolingStrategy must be one of {list(POOLING_STRATEGIES)}, got {value!r}")
-    return text
-
-
-class SentenceEmbeddings(AnnotatorTransformer):
+class SentenceEmbeddings(AnnotatorTransformer, HasVectorPoolingStrategy, HasDimension, HasStorageRef):
     """Pool the word embeddings of each sentence into one ``sentence_embeddings`` annotation.
 
     A token belongs to the sentence whose ``sentence`` metadata it carries (BertEmbeddings
@@ -50,43 +40,15 @@ class SentenceEmbeddings(AnnotatorTransformer):
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.WORD_EMBEDDINGS)
     outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
+    stageDefaults = {"inputCols": ["sentence", "embeddings"], "outputCol": "sentence_embeddings"}
 
-    poolingStrategy: Param[str] = Param(
-        Params._dummy(), "poolingStrategy", "how token vectors become one: AVERAGE or SUM", _pooling
-    )
-    dimension: Param[int] = Param(Params._dummy(), "dimension", "size of each vector", TypeConverters.toInt)
-    storageRef: Param[str] = Param(Params._dummy(), "storageRef", "name of the embeddings, written as the column's ref", TypeConverters.toString)
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "sentence_embeddings",
-        poolingStrategy: str = "AVERAGE",
-        dimension: int | None = None,
-        storageRef: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._setDefault(inputCols=["sentence", "embeddings"], outputCol="sentence_embeddings", poolingStrategy="AVERAGE")
-        set_given_params(self, self._input_kwargs)
-
-    def setPoolingStrategy(self, value: str) -> "SentenceEmbeddings":
-        return self._set(poolingStrategy=value)
-
-    def getPoolingStrategy(self) -> str:
-        return self.getOrDefault(self.poolingStrategy)
-
-    def setDimension(self, value: int) -> "SentenceEmbeddings":
-        return self._set(dimension=value)
 
     def getDimension(self) -> int | None:
+        """``dimension`` when set, else None: the input column's metadata gives it at ``transform()``."""
         return self.getOrDefault(self.dimension) if self.isDefined(self.dimension) else None
 
-    def setStorageRef(self, value: str) -> "SentenceEmbeddings":
-        return self._set(storageRef=value)
-
     def getStorageRef(self) -> str | None:
+        """``storageRef`` when set, else None: the input column's ``ref`` is written."""
         return self.getOrDefault(self.storageRef) if self.isDefined(self.storageRef) else None
 
     def _transform(self, dataset: DataFrame) -> DataFrame:

@@ -5,92 +5,43 @@ from __future__ import annotations
 from typing import Callable
 
 import pyarrow as pa
-from pyspark import keyword_only
 from pyspark.ml import Estimator
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Param
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import AnnotationBuilder, read_annotations
-from sparktext.params import HasMinMaxLength, HasOutputCol
-from sparktext.stages._base import (
-    AnnotatorTransformer,
-    HasAnnotatorInputs,
-    report_dropped,
-    set_given_params,
+from sparktext.shared_params import (
+    HasCaseSensitiveExceptions,
+    HasContextChars,
+    HasExceptions,
+    HasExceptionsPath,
+    HasInfixPatterns,
+    HasMaxLength,
+    HasMinLength,
+    HasOutputCol,
+    HasPrefixPattern,
+    HasSplitChars,
+    HasSplitPattern,
+    HasSuffixPattern,
+    HasTargetPattern,
 )
-from sparktext.text.tokenizer import (
-    DEFAULT_CONTEXT_CHARS,
-    DEFAULT_MAX_LENGTH,
-    DEFAULT_TARGET_PATTERN,
-    TokenizerRules,
-    get_tokenizer,
-)
+from sparktext.params import KeywordConstructor
+from sparktext.stages._base import AnnotatorTransformer, HasAnnotatorInputs, report_dropped
+from sparktext.text.tokenizer import TokenizerRules, get_tokenizer
 
 
-class _TokenizerParams(HasAnnotatorInputs, HasOutputCol, HasMinMaxLength):
+class _TokenizerParams(
+    HasAnnotatorInputs, HasOutputCol, HasTargetPattern, HasPrefixPattern, HasSuffixPattern, HasInfixPatterns,
+    HasExceptions, HasCaseSensitiveExceptions, HasContextChars, HasSplitChars, HasSplitPattern, HasMinLength,
+    HasMaxLength,
+):
     """The params Tokenizer and TokenizerModel share, declared once."""
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
 
-    targetPattern: Param[str] = Param(
-        Params._dummy(), "targetPattern", "regex whose matches are the token candidates", TypeConverters.toString
-    )
-    prefixPattern: Param[str] = Param(
-        Params._dummy(),
-        "prefixPattern",
-        "regex starting with \\A whose groups split tokens off a candidate's start (overrides contextChars)",
-        TypeConverters.toString,
-    )
-    suffixPattern: Param[str] = Param(
-        Params._dummy(),
-        "suffixPattern",
-        "regex ending with \\z whose groups split tokens off a candidate's end (overrides contextChars)",
-        TypeConverters.toString,
-    )
-    infixPatterns: Param[list[str]] = Param(
-        Params._dummy(),
-        "infixPatterns",
-        "regexes with groups, tried in order between prefix and suffix; each group is a token",
-        TypeConverters.toListString,
-    )
-    exceptions: Param[list[str]] = Param(
-        Params._dummy(), "exceptions", "patterns of text kept as one token, untouched", TypeConverters.toListString
-    )
-    caseSensitiveExceptions: Param[bool] = Param(
-        Params._dummy(), "caseSensitiveExceptions", "match exceptions case-sensitively", TypeConverters.toBoolean
-    )
-    contextChars: Param[list[str]] = Param(
-        Params._dummy(),
-        "contextChars",
-        "single characters split off the start and end of candidates",
-        TypeConverters.toListString,
-    )
-    splitChars: Param[list[str]] = Param(
-        Params._dummy(),
-        "splitChars",
-        "single characters to split tokens at inside (e.g. '-'); dropped from the output",
-        TypeConverters.toListString,
-    )
-    splitPattern: Param[str] = Param(
-        Params._dummy(),
-        "splitPattern",
-        "regex to split tokens at inside; takes priority over splitChars",
-        TypeConverters.toString,
-    )
-
-    def _set_tokenizer_defaults(self) -> None:
-        self._setDefault(
-            inputCols=["document"],
-            outputCol="token",
-            targetPattern=DEFAULT_TARGET_PATTERN,
-            contextChars=list(DEFAULT_CONTEXT_CHARS),
-            caseSensitiveExceptions=True,
-            exceptions=[],
-            minLength=0,
-            maxLength=DEFAULT_MAX_LENGTH,
-        )
+    stageDefaults = {"inputCols": ["document"], "outputCol": "token"}
 
     def _optional(self, param: Param):
         return self.getOrDefault(param) if self.isDefined(param) else None
@@ -112,76 +63,24 @@ class _TokenizerParams(HasAnnotatorInputs, HasOutputCol, HasMinMaxLength):
             max_length=self.getMaxLength(),
         )
 
-    # Chainable setters and getters, Spark NLP's names.
-    def setTargetPattern(self, value: str):
-        return self._set(targetPattern=value)
-
-    def getTargetPattern(self) -> str:
-        return self.getOrDefault(self.targetPattern)
-
-    def setPrefixPattern(self, value: str):
-        return self._set(prefixPattern=value)
-
-    def getPrefixPattern(self) -> str:
-        return self.getOrDefault(self.prefixPattern)
-
-    def setSuffixPattern(self, value: str):
-        return self._set(suffixPattern=value)
-
-    def getSuffixPattern(self) -> str:
-        return self.getOrDefault(self.suffixPattern)
-
-    def setInfixPatterns(self, value: list[str]):
-        return self._set(infixPatterns=value)
-
+    # Spark NLP's add* helpers beside the generated setters and getters.
     def addInfixPattern(self, value: str):
         """Put one infix pattern first, before the current ones."""
         return self._set(infixPatterns=[value] + list(self._optional(self.infixPatterns) or []))
 
-    def getInfixPatterns(self) -> list[str]:
-        return self.getOrDefault(self.infixPatterns)
-
-    def setExceptions(self, value: list[str]):
-        return self._set(exceptions=value)
-
     def addException(self, value: str):
         return self._set(exceptions=list(self.getOrDefault(self.exceptions)) + [value])
-
-    def getExceptions(self) -> list[str]:
-        return self.getOrDefault(self.exceptions)
-
-    def setCaseSensitiveExceptions(self, value: bool):
-        return self._set(caseSensitiveExceptions=value)
-
-    def getCaseSensitiveExceptions(self) -> bool:
-        return self.getOrDefault(self.caseSensitiveExceptions)
-
-    def setContextChars(self, value: list[str]):
-        return self._set(contextChars=value)
 
     def addContextChars(self, value: str):
         return self._set(contextChars=list(self.getOrDefault(self.contextChars)) + [value])
 
-    def getContextChars(self) -> list[str]:
-        return self.getOrDefault(self.contextChars)
-
-    def setSplitChars(self, value: list[str]):
-        return self._set(splitChars=value)
-
     def addSplitChars(self, value: str):
         return self._set(splitChars=list(self._optional(self.splitChars) or []) + [value])
 
-    def getSplitChars(self) -> list[str]:
-        return self.getOrDefault(self.splitChars)
 
-    def setSplitPattern(self, value: str):
-        return self._set(splitPattern=value)
-
-    def getSplitPattern(self) -> str:
-        return self.getOrDefault(self.splitPattern)
-
-
-class Tokenizer(Estimator, _TokenizerParams, DefaultParamsReadable, DefaultParamsWritable):
+class Tokenizer(
+    KeywordConstructor, Estimator, _TokenizerParams, HasExceptionsPath, DefaultParamsReadable, DefaultParamsWritable
+):
     """Cut sentences (or documents) into tokens with Spark NLP's rules.
 
     An Estimator, as in Spark NLP: ``fit()`` checks the rules, reads ``exceptionsPath`` and
@@ -226,41 +125,6 @@ class Tokenizer(Estimator, _TokenizerParams, DefaultParamsReadable, DefaultParam
     ["I'd", 'like', 'to', 'say', 'we', "didn't", 'expect', 'that', '.', "Jane's", 'boyfriend', '.']
     """
 
-    exceptionsPath: Param[str] = Param(
-        Params._dummy(),
-        "exceptionsPath",
-        "text file of exception patterns, one per line (any Hadoop filesystem path)",
-        TypeConverters.toString,
-    )
-
-    @keyword_only
-    def __init__(
-        self,
-        *,
-        inputCols: list[str] | None = None,
-        outputCol: str = "token",
-        targetPattern: str = DEFAULT_TARGET_PATTERN,
-        prefixPattern: str | None = None,
-        suffixPattern: str | None = None,
-        infixPatterns: list[str] | None = None,
-        exceptions: list[str] | None = None,
-        exceptionsPath: str | None = None,
-        caseSensitiveExceptions: bool = True,
-        contextChars: list[str] | None = None,
-        splitChars: list[str] | None = None,
-        splitPattern: str | None = None,
-        minLength: int = 0,
-        maxLength: int = DEFAULT_MAX_LENGTH,
-    ) -> None:
-        super().__init__()
-        self._set_tokenizer_defaults()
-        set_given_params(self, self._input_kwargs)
-
-    def setExceptionsPath(self, value: str) -> "Tokenizer":
-        return self._set(exceptionsPath=value)
-
-    def getExceptionsPath(self) -> str:
-        return self.getOrDefault(self.exceptionsPath)
 
     def _fit(self, dataset: DataFrame) -> "TokenizerModel":
         # The columns are checked at transform(), as Spark NLP does: its docs fit a Tokenizer
@@ -284,11 +148,6 @@ class TokenizerModel(AnnotatorTransformer, _TokenizerParams):
 
     outputAnnotatorType = AnnotatorType.TOKEN
 
-    @keyword_only
-    def __init__(self, *, inputCols: list[str] | None = None, outputCol: str = "token") -> None:
-        super().__init__()
-        self._set_tokenizer_defaults()
-        set_given_params(self, self._input_kwargs)
 
     def batch_function(self) -> Callable[[pa.Array], pa.Array]:
         rules = self.rules()
