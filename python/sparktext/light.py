@@ -78,33 +78,27 @@ class LightPipeline:
         assemblers = [s for s in self._stages if isinstance(s, DocumentAssembler)]
         if len(assemblers) != 1:
             raise ValueError(f"LightPipeline needs exactly one DocumentAssembler in the pipeline, found {len(assemblers)}")
+        self._text_column = assemblers[0].getInputCol()
 
     def _run(self, texts: list[str]) -> dict[str, pa.Array]:
-        from sparktext.stages.document_assembler import DocumentAssembler
         from sparktext.stages.finisher import Finisher
 
         for number, text in enumerate(texts):
             if text is not None and not isinstance(text, str):
                 raise TypeError(f"LightPipeline annotates strings; text {number} is {type(text).__name__}")
-        columns: dict[str, pa.Array] = {}
-        types: dict[str, str] = {}  # each column's annotator type, as transform()'s metadata says
+        # The texts are the DocumentAssembler's input column; every stage then reads its input
+        # columns by name and writes its output column, as in the Spark job.
+        columns: dict[str, pa.Array] = {self._text_column: pa.array(texts, type=pa.string())}
+        types: dict[str, str | None] = {self._text_column: None}  # each column's annotator type
         for stage in self._stages:
             if isinstance(stage, Finisher):  # Spark NLP's LightPipeline keeps only what it finishes
                 kept = set(stage.getInputCols())
                 columns = {name: column for name, column in columns.items() if name in kept}
                 continue
-            types[stage.getOutputCol()] = stage.outputAnnotatorType
-            if isinstance(stage, DocumentAssembler):
-                columns[stage.getOutputCol()] = stage.annotate_arrow(pa.array(texts, type=pa.string()))
-                continue
-            missing = [name for name in stage.getInputCols() if name not in columns]
-            if missing:
-                raise ValueError(
-                    f"{type(stage).__name__}: input column(s) {missing} are made by no earlier stage; "
-                    f"the pipeline makes {list(columns)}"
-                )
-            names = stage.orderInputColumns(types)
+            names = stage.inputColumnsFor(types)
             columns[stage.getOutputCol()] = stage.annotate_arrow(*[columns[name] for name in names])
+            types[stage.getOutputCol()] = stage.outputAnnotatorType
+        columns.pop(self._text_column, None)
         return columns
 
     def fullAnnotate(self, target: str | Sequence[str]) -> list[dict[str, list[Annotation]]]:

@@ -138,6 +138,18 @@ class AnnotatorTransformer(
         """The output column for one Arrow batch of the input columns, computed in this process."""
         return self.batch_function()(*columns)
 
+    def inputColumnsFor(self, types: dict[str, str | None]) -> list[str]:
+        """The input columns ``annotate_arrow`` takes, in its order, given the annotator type of
+        each column there is (what LightPipeline asks of every stage); ``ValueError`` naming
+        the input columns no earlier stage made."""
+        missing = [name for name in self._declared_input_columns() if name not in types]
+        if missing:
+            made = [name for name, kind in types.items() if kind is not None]
+            raise ValueError(
+                f"{type(self).__name__}: input column(s) {missing} are made by no earlier stage; the pipeline makes {made}"
+            )
+        return self.orderInputColumns(types)
+
 
 class FinisherTransformer(
     KeywordConstructor, Transformer, HasInputCols, HasOutputCols, HasCleanAnnotations, DefaultParamsReadable, DefaultParamsWritable

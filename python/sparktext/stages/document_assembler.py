@@ -79,6 +79,10 @@ class DocumentAssembler(
             builder.end_row()
         return builder.finish()
 
+    def inputColumnsFor(self, types: dict[str, str | None]) -> list[str]:
+        """The text column: what ``annotate_arrow`` takes (LightPipeline's contract)."""
+        return [self.getInputCol()]
+
     def _check_columns(self, dataset: DataFrame) -> None:
         stage = describe_stage(self)
         if not self.isDefined(self.inputCol):
