@@ -39,6 +39,14 @@ OPENVINO_BF16_LENGTH_MULTIPLE = 8
 #: sparktext bounds that cache, see inference/runtimes.py).
 RECENT_SHAPES = 24
 
+#: The stages embed an Arrow batch's rows in chunks of about this many tokens, so a Python
+#: worker's memory stays flat however many rows an Arrow batch holds (the vectors of 4k tokens
+#: are 6 MB at 384 dimensions), while each chunk still has ~300 sentences to sort and batch
+#: (docs/performance.md, worker memory).
+TOKENS_PER_CHUNK = 4096
+#: Sentences per engine call for sentence vectors, for the same reasons.
+SENTENCES_PER_CHUNK = 4096
+
 #: What ``batchSize`` 0 (auto, the default) means, in words for the param's doc string.
 AUTO_BATCH_SIZE_DOC = "0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)"
 

@@ -10,15 +10,11 @@ import pyarrow.compute as pc
 
 from sparktext.annotation import AnnotatorType
 from sparktext.columnar import annotation_array, fixed_key_metadata, vectors_array
+from sparktext.inference.batching import TOKENS_PER_CHUNK
 from sparktext.shared_params import HasTokenPoolingStrategy
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
 
 WORD_EMBEDDING_KEYS = ["sentence", "token", "pieceId", "isWordStart", "isOOV"]
-#: Rows are embedded and returned in chunks of about this many tokens, so a Python worker's
-#: memory stays flat however many rows an Arrow batch holds (the vectors of 4k tokens are
-#: 6 MB at 384 dimensions), while each chunk still has ~300 sentences to sort. Measured with
-#: benchmarks/bench_bert.py: worker peak 1.11x for 10x rows against 1.19x with 16k-token chunks.
-TOKENS_PER_CHUNK = 4096
 
 
 class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):

@@ -11,6 +11,7 @@ import pyarrow as pa
 from sparktext.annotation import AnnotatorType, spark_nlp_sentence_keys
 from sparktext.columnar import AnnotationBuilder, read_annotations, vectors_array
 from sparktext.errors import ModelFileError
+from sparktext.inference.batching import SENTENCES_PER_CHUNK
 from sparktext.pretrained.catalog import ModelEntry
 from sparktext.pretrained.checkpoint import has_pooler_weights
 from sparktext.shared_params import HasSentencePoolingStrategy
@@ -18,10 +19,6 @@ from sparktext.stages._base import describe_stage
 from sparktext.stages._bert_model import BertModelStage, EmbeddingSettings
 
 logger = logging.getLogger(__name__)
-
-#: Sentences embedded per engine call: enough to sort and batch well, few enough that a
-#: partition of long documents never holds all its vectors at once.
-SENTENCES_PER_CHUNK = 4096
 
 
 class BertSentenceEmbeddings(BertModelStage, HasSentencePoolingStrategy):
