@@ -115,8 +115,8 @@ def annotation_spark_type(null_free_vectors: bool = False) -> "ArrayType":
 
     ``null_free_vectors`` declares the ``embeddings`` arrays free of null elements (as Spark
     NLP's schema does), for the embedding stages' output: Spark then copies each vector out of
-    Arrow without a null check per float, which halved the JVM's CPU time on BertEmbeddings'
-    output (0.7-1.5 s to 0.2-0.6 s per EWT dev run, local[2]).
+    Arrow without a null check per float, which cut the JVM's CPU time on BertEmbeddings'
+    output to about half (docs/performance.md).
     """
     from pyspark.sql.types import (
         ArrayType,

@@ -243,8 +243,8 @@ def spread_partitions(df, partitions: int | None):
     """``df`` in ``partitions`` partitions, or, when None, in at least one per core Spark has.
 
     A single JSON or CSV file of a few MB is read as one partition, which would run the whole
-    job as one task on one core; spreading it measured 8.8 s against 13.6 s (warm, EWT dev,
-    local[2]). Inputs already split finer are left alone: a shuffle only costs there.
+    job as one task on one core; spread, it runs on every core (README gives the figures).
+    Inputs already split finer are left alone: a shuffle only costs there.
     """
     if partitions is not None:
         if partitions < 1:

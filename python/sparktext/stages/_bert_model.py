@@ -300,8 +300,8 @@ def model_worker_pool(spark) -> Iterator[None]:
     An executor keeps one pool of idle Python workers per distinct worker environment, and a
     task takes one worker per Python stage in it (SentenceDetector, Tokenizer, BertEmbeddings).
     In one shared pool the workers trade roles from task to task, so a worker that split
-    sentences in one task embeds in the next and loads the model then: ~3 s per load (MiniLM,
-    CPU) landing in random jobs, and up to three models per task slot in memory (on a GPU, three
+    sentences in one task embeds in the next and loads the model then: seconds per load,
+    landing in random jobs, and up to three models per task slot in memory (on a GPU, three
     CUDA contexts). A UDF captures ``SparkContext.environment`` when it is created; one extra
     variable there gives the model stages a pool of their own, so an executor loads the model
     once per task slot and keeps it there. A Spark Connect client has no SparkContext (its

@@ -17,9 +17,10 @@ pass of a compiled regular expression:
   starts a new sentence, and a single line break before a capitalised line does too when the
   previous line has no closing punctuation (headings, signatures, list items).
 
-Why not a library: pysbd (the pragmatic segmenter's Python port) scores 0.815 sentence F1 on
-UD English-EWT and runs at ~0.2 MB/s; blingfire is fast but scores 0.70 there. These rules
-score higher than both at tens of MB/s (see ``benchmarks/bench_text_stages.py``).
+Why not a library: pysbd (the pragmatic segmenter's Python port) scores lower on UD
+English-EWT's gold sentences and is many times slower; blingfire is fast but scores lower
+still. These rules score higher than both and run faster than pysbd by far (figures in
+docs/performance.md, from ``benchmarks/bench_text_stages.py``).
 """
 
 from __future__ import annotations
