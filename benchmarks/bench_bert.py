@@ -21,6 +21,10 @@ On the UD English-EWT dev documents (``benchmarks/data``), it times:
 * (c) a plain PySpark ``pandas_udf`` with the tokenizer and model written the obvious way
   (model loaded once per worker, batches of 32 in input order, padded to the longest).
 
+``--skewed`` puts the longest documents in the first partition (work as skewed as a real
+table's can be); ``--lending-ab`` also times the pipeline with the model workers' lending of
+idle cores turned on (``spark.sparktext.lendIdleCores=true``), in the same rounds.
+
 It prints wordpieces/s, the ratios, the padding ratio, and the Python workers' peak memory
 for the corpus and for ``--scale`` times it (it must stay flat). ``--copies N`` times every
 approach on N copies of the corpus: a Spark job's fixed costs (its start, the rule stages
@@ -248,6 +252,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0, help="input partitions (0: the master's cores)")
     parser.add_argument("--copies", type=int, default=1,
                         help="time every approach on this many copies of the corpus (fixed costs per job weigh less)")
+    parser.add_argument("--skewed", action="store_true",
+                        help="documents sorted by length into the partitions (the first holds the longest): skewed work")
+    parser.add_argument("--lending-ab", action="store_true",
+                        help="also time the pipeline with spark.sparktext.lendIdleCores=true, in the same rounds")
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", type=spark_setting,
                         help="extra Spark setting for sparktext's session (repeatable)")
     args = parser.parse_args()
@@ -270,7 +278,12 @@ def main() -> None:
     spark = sparktext.start(master=args.master, driver_memory="8g", conf=spark_conf)
     spark.sparkContext.setLogLevel("ERROR")
     partitions = args.partitions or cores
-    docs_df = spark.createDataFrame([(d.text,) for d in documents * args.copies], "text string").repartition(partitions).cache()
+    texts = [(d.text,) for d in documents * args.copies]
+    if args.skewed:  # parallelize cuts by count: sorted, the first partitions get the longest documents
+        texts.sort(key=lambda row: len(row[0]), reverse=True)
+        docs_df = spark.createDataFrame(spark.sparkContext.parallelize(texts, partitions), "text string").cache()
+    else:
+        docs_df = spark.createDataFrame(texts, "text string").repartition(partitions).cache()
     docs_df.count()
     stage = (BertEmbeddings.loadSavedModel(folder).setPrecision(args.precision).setDevice("cpu")
              .setBatchSize(args.batch_size).setEngine(args.engine))
@@ -303,6 +316,14 @@ def main() -> None:
     # Rounds of (ours, then each engine's floor), interleaved so that the machine's drift over
     # minutes (10-20% here) hits every approach alike; the median round counts.
     runs = {"ours": write}
+    if args.lending_ab:
+        from sparktext.stages._bert_model import LEND_CORES_CONF
+
+        spark.conf.set(LEND_CORES_CONF, "true")  # read at transform(): this DataFrame's workers lend cores
+        lent = model.transform(docs_df)
+        spark.conf.unset(LEND_CORES_CONF)
+        runs["ours_lent"] = lambda: lent.write.format("noop").mode("overwrite").save()
+        runs["ours_lent"]()
     batches, pieces = padded_batches(folder, token_lists, floor_batch)
     if "a" not in skip:
         for engine in FLOOR_ENGINES[args.precision]:
@@ -310,17 +331,17 @@ def main() -> None:
     timings: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
-            if name == "ours":
+            if name.startswith("ours"):
                 keep_workers_warm()
             started = time.perf_counter()
             run()
             timings[name].append(time.perf_counter() - started)
-            if name == "ours":
+            if name.startswith("ours"):
                 last_ours = time.perf_counter()
     median = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
     ours = median["ours"]
     # (a): the fastest engine other than torch eager, in this run.
-    fastest = min((n for n in median if n not in ("ours", "torch")), key=median.get, default=None)
+    fastest = min((n for n in median if n not in ("ours", "ours_lent", "torch")), key=median.get, default=None)
     hf = hf_pipeline(folder, sentences, cores, dtype) if "b" not in skip else None
     plain = None
     if "c" not in skip:
@@ -360,6 +381,8 @@ def main() -> None:
     names = {"openvino": f"OpenVINO {args.precision}", "onnx": "ONNX Runtime fp32 (CPU provider)",
              "torch": f"PyTorch eager {args.precision}"}
     lines = [("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours)]
+    if "ours_lent" in median:
+        lines.append(("sparktext pipeline, spark.sparktext.lendIdleCores=true", median["ours_lent"]))
     for engine in FLOOR_ENGINES[args.precision]:
         tag = "(a'')" if engine == "torch" else ("(a)  " if engine == fastest else "     ")
         lines.append((f"{tag} floor: {names[engine]}, one process, {cores} threads, batch {floor_batch}",
@@ -386,6 +409,10 @@ def main() -> None:
     # Each round times ours and the floors back to back, so a round's ratio sees one state of the
     # machine; the median of those ratios is steadier than the ratio of two medians when the
     # machine drifts between rounds.
+    if "ours_lent" in timings:
+        ratios = sorted(mine / lent for lent, mine in zip(timings["ours_lent"], timings["ours"]))
+        print(f"idle cores lent: speed-up per round: median {ratios[len(ratios) // 2]:.2f}x "
+              f"(range {ratios[0]:.2f}-{ratios[-1]:.2f}x)")
     for name in FLOOR_ENGINES[args.precision]:
         if name in timings:
             ratios = sorted(theirs / mine for theirs, mine in zip(timings[name], timings["ours"]))

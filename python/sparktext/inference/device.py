@@ -57,11 +57,17 @@ class EngineOptions:
         The GPU addresses Spark assigned to the task, if any.
     cache_root : str or None
         Where ONNX exports are cached (``<cache_root>/onnx/``); None: the default cache folder.
+    machine_cores : int
+        The cores the model workers of this machine share (local mode: the Spark master's
+        threads); more than ``threads`` lets a worker borrow the cores of idle task slots
+        (OpenVINO, see inference/slots.py). 0: off.
+    core_group : str
+        Which workers share those cores (the Spark application's id).
 
     Examples
     --------
     >>> EngineOptions("CPU", precision="BF16")
-    EngineOptions(device='cpu', precision='bf16', engine='auto', threads=0, gpus=(), cache_root=None)
+    EngineOptions(device='cpu', precision='bf16', engine='auto', threads=0, gpus=(), cache_root=None, machine_cores=0, core_group='')
     >>> EngineOptions(threads=-1)
     Traceback (most recent call last):
     ...
@@ -74,6 +80,8 @@ class EngineOptions:
     threads: int = 0
     gpus: tuple[str, ...] = ()
     cache_root: str | None = None
+    machine_cores: int = 0
+    core_group: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", check_device(self.device))
@@ -82,12 +90,19 @@ class EngineOptions:
         object.__setattr__(self, "gpus", tuple(str(address) for address in self.gpus))
         if int(self.threads) < 0:
             raise ValueError(f"threads must be >= 0 (0: every core), got {self.threads}")
+        if int(self.machine_cores) < 0:
+            raise ValueError(f"machine_cores must be >= 0 (0: off), got {self.machine_cores}")
 
     def cpu_threads(self) -> int:
         """``threads``, or for 0 the cores this process may run on."""
         if self.threads:
             return int(self.threads)
         return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+    def task_slots(self) -> int:
+        """How many tasks of ``threads`` cores each the machine's shared cores hold (1: none
+        to borrow)."""
+        return max(1, int(self.machine_cores) // self.cpu_threads())
 
 
 def resolve_device(setting: str, gpus: tuple[str, ...] = ()) -> str:

@@ -18,6 +18,7 @@ The work follows Hugging Face pipelines' split -- preprocess, forward, postproce
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import logging
@@ -34,6 +35,7 @@ from sparktext.inference.batching import ShapeHistory, batch_policy, plan_batche
 from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
+from sparktext.inference.slots import CoreSlots
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
 from sparktext.pretrained.checkpoint import has_pooler_weights
 from sparktext.pretrained.resolve import default_cache_folder
@@ -138,14 +140,18 @@ class BertEngine:
         self.engine = choose_engine(options.engine, self.device, self.precision)
         threads = options.cpu_threads()
         cache_root = options.cache_root or default_cache_folder()
+        # Cores of idle task slots can be borrowed where the runtime runs requests side by side.
+        slots = options.task_slots() if self.engine == "openvino" and self.device == "cpu" else 1
+        self.core_slots = CoreSlots(options.core_group or "default", slots) if slots > 1 else None
         try:
-            self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root)
+            self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root, slots)
         except ExportError as error:
             if options.engine != "auto":
                 raise
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
+            self.core_slots = None
         self.recent_shapes = ShapeHistory()  # what the batch plan reuses (inference/batching.py)
         logger.info(
             "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
@@ -210,6 +216,12 @@ class BertEngine:
         """The last hidden state at ``read``'s positions (or the pooler output of its rows),
         float32 ``[len(read.rows), hidden]``, for one batch of wordpiece id arrays, each
         wrapped in [CLS] ... [SEP] and padded to ``length`` positions (default: the longest)."""
+        input_ids, mask = self.padded(batch, length)
+        return self.runtime.run(input_ids, mask, read.rows, read.cols, read.pooler)
+
+    def padded(self, batch: SequenceType[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's inputs for a batch: ids wrapped in [CLS] ... [SEP], padded to ``length``
+        positions (default: the longest), and the attention mask."""
         longest = length or max(len(ids) for ids in batch) + 2
         self.recent_shapes.add((len(batch), longest))
         input_ids = np.full((len(batch), longest), self.pad_id, dtype=np.int64)
@@ -220,7 +232,7 @@ class BertEngine:
             input_ids[row, 1 : length + 1] = ids
             input_ids[row, length + 1] = self.sep_id
             mask[row, : length + 2] = 1
-        return self.runtime.run(input_ids, mask, read.rows, read.cols, read.pooler)
+        return input_ids, mask
 
     @property
     def default_batch_size(self) -> int:
@@ -237,39 +249,63 @@ class BertEngine:
         """Run every piece-id array through the model, longest first, in batches cut by
         :func:`plan_batches`; ``consume(indices, vectors, read)`` gets each batch's input
         positions, the vectors at the positions ``readout(indices)`` names, and that readout.
+        Where the engine may borrow the cores of idle task slots (:class:`CoreSlots`), the next
+        batches run side by side, one per borrowed core; ``consume`` still gets them in order.
         A CUDA out-of-memory error halves the batch and retries; vectors that are not all
-        finite raise :class:`~sparktext.errors.ModelOutputError` (a vector of NaN is no answer). Returns the padding ratio
-        (padded positions / all positions computed)."""
+        finite raise :class:`~sparktext.errors.ModelOutputError` (a vector of NaN is no answer).
+        Returns the padding ratio (padded positions / all positions computed)."""
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]), reverse=True)
         lengths = [len(pieces[i]) + 2 for i in order]  # + [CLS] and [SEP]
         padded = real = 0
         policy = batch_policy(batch_size, self.device, self.precision, self.engine)
         plan = plan_batches(lengths, policy, self.recent_shapes.shapes(), self.max_positions)
-        while plan:
-            start, stop = plan.pop(0)
+
+        def prepared(start: int, stop: int) -> tuple[list[int], Readout, int]:
             indices = order[start:stop]
-            read = readout(indices)
-            length = policy.padded_length(lengths[start], self.max_positions)
-            try:
-                vectors = self.forward([pieces[i] for i in indices], read, length)
-            except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
-                if not _is_out_of_memory(error) or len(indices) == 1:
-                    raise
-                policy = dataclasses.replace(policy, max_sequences=max(1, len(indices) // 2))
-                logger.warning("CUDA out of memory with batch size %d; retrying with %d", len(indices), policy.max_sequences)
-                _free_cuda_cache()
-                replanned = plan_batches(lengths[start:], policy, self.recent_shapes.shapes(), self.max_positions)
-                plan = [(start + a, start + b) for a, b in replanned]
-                continue
-            if not np.isfinite(vectors).all():
-                raise ModelOutputError(
-                    f"{self.model_path} computed NaN or infinite vectors ({self.engine}, {self.precision}, "
-                    f"{self.device}): its weights hold non-finite numbers, or {self.precision} overflowed "
-                    "(try precision 'fp32')"
-                )
-            consume(indices, vectors, read)
-            real += sum(lengths[start:stop])
-            padded += length * len(indices)
+            return indices, readout(indices), policy.padded_length(lengths[start], self.max_positions)
+
+        with self.core_slots.own() if self.core_slots else contextlib.nullcontext():
+            while plan:
+                # Idle task slots lend their cores for one round: their batches run side by side.
+                borrowed = self.core_slots.borrow(len(plan) - 1) if self.core_slots and len(plan) > 1 else []
+                try:
+                    wave = plan[: 1 + len(borrowed)]
+                    del plan[: len(wave)]
+                    jobs = [prepared(start, stop) for start, stop in wave]
+                    if len(jobs) > 1:
+                        results = self.runtime.run_many([
+                            (*self.padded([pieces[i] for i in indices], length), read.rows, read.cols, read.pooler)
+                            for indices, read, length in jobs
+                        ])
+                    else:
+                        indices, read, length = jobs[0]
+                        try:
+                            results = [self.forward([pieces[i] for i in indices], read, length)]
+                        except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
+                            if not _is_out_of_memory(error) or len(indices) == 1:
+                                raise
+                            start = wave[0][0]
+                            policy = dataclasses.replace(policy, max_sequences=max(1, len(indices) // 2))
+                            logger.warning(
+                                "CUDA out of memory with batch size %d; retrying with %d", len(indices),
+                                policy.max_sequences,
+                            )
+                            _free_cuda_cache()
+                            replanned = plan_batches(lengths[start:], policy, self.recent_shapes.shapes(), self.max_positions)
+                            plan = [(start + a, start + b) for a, b in replanned]
+                            continue
+                finally:
+                    CoreSlots.give_back(borrowed)
+                for (start, stop), (indices, read, length), vectors in zip(wave, jobs, results):
+                    if not np.isfinite(vectors).all():
+                        raise ModelOutputError(
+                            f"{self.model_path} computed NaN or infinite vectors ({self.engine}, {self.precision}, "
+                            f"{self.device}): its weights hold non-finite numbers, or {self.precision} overflowed "
+                            "(try precision 'fp32')"
+                        )
+                    consume(indices, vectors, read)
+                    real += sum(lengths[start:stop])
+                    padded += length * len(indices)
         return 1 - real / padded if padded else 0.0
 
     # -- postprocess -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import threading
 from typing import Callable, Iterator, Sequence
 
@@ -67,6 +68,8 @@ class EmbeddingSettings:
     max_length: int
     pooling: str
     lowercase: bool
+    machine_cores: int = 0  # the cores model workers may lend each other (local mode), 0: off
+    core_group: str = ""  # the Spark application's id: its workers share those cores
 
     def local_model_path(self) -> str:
         """The model folder on this machine (the shipped copy on a cluster's executors)."""
@@ -82,8 +85,56 @@ class EmbeddingSettings:
             threads = max(1, int(context.cpus()))
             gpu = context.resources().get("gpu")
             gpus = tuple(gpu.addresses) if gpu is not None else ()
-        options = EngineOptions(self.device, self.precision, self.engine_name, threads, gpus, self.cache_folder)
+        options = EngineOptions(
+            self.device, self.precision, self.engine_name, threads, gpus, self.cache_folder,
+            machine_cores=self.machine_cores if context is not None else 0, core_group=self.core_group,
+        )
         return get_engine(self.local_model_path(), options)
+
+
+_LOCAL_MASTER_THREADS = re.compile(r"^local(?:\[(\*|\d+)(?:,\d+)?\])?$")
+
+
+#: Spark setting: "true" lets model workers lend each other idle cores in local mode. Off by
+#: default: it pays where partitions differ in work, and a worker holds a second stream's
+#: buffers, which costs memory (docs/performance.md, "Lending idle cores").
+LEND_CORES_CONF = "spark.sparktext.lendIdleCores"
+
+
+def shared_cores(spark) -> tuple[int, str]:
+    """``(cores, group)`` the model workers of a job of ``spark`` may lend each other: in local
+    mode the master's threads (the machine's cores are the application's), named by the
+    application's id, when ``spark.sparktext.lendIdleCores`` is "true"; otherwise, and on a
+    cluster, ``(0, "")`` -- an executor may share its machine with other work Spark does not
+    show us.
+
+    >>> class Context:
+    ...     master, applicationId = "local[2,4]", "local-1"
+    >>> class Session:
+    ...     sparkContext, conf = Context(), {LEND_CORES_CONF: "true"}
+    >>> shared_cores(Session())
+    (2, 'local-1')
+    >>> Context.master = "spark://host:7077"
+    >>> shared_cores(Session())
+    (0, '')
+    >>> Context.master, Session.conf = "local[2]", {}
+    >>> shared_cores(Session())
+    (0, '')
+    """
+    if spark is None or is_connect_session(spark):
+        return 0, ""
+    setting = str(spark.conf.get(LEND_CORES_CONF, "false")).strip().lower()
+    if setting not in ("true", "false"):
+        raise ValueError(f"{LEND_CORES_CONF} must be 'true' or 'false', got {setting!r}")
+    if setting == "false":
+        return 0, ""
+    context = spark.sparkContext
+    matched = _LOCAL_MASTER_THREADS.match(context.master)
+    if not matched:
+        return 0, ""
+    threads = matched.group(1) or "1"
+    cores = (os.cpu_count() or 1) if threads == "*" else int(threads)
+    return cores, context.applicationId
 
 
 #: Entries kept in oneDNN's primitive cache and in PyTorch's ideep LRU cache (both 1024 by
@@ -239,8 +290,10 @@ class BertModelStage(
         except EngineNotAvailableError as error:
             raise EngineNotAvailableError(f"{stage}: {error}") from error
 
-    def settings(self, shipped_name: str | None = None) -> EmbeddingSettings:
-        """The engine settings these params describe."""
+    def settings(self, shipped_name: str | None = None, spark=None) -> EmbeddingSettings:
+        """The engine settings these params describe (for a job of ``spark``'s: in local mode
+        its model workers may lend each other idle cores)."""
+        machine_cores, core_group = shared_cores(spark)
         return EmbeddingSettings(
             model_path=self.getModelPath(),
             shipped_name=shipped_name,
@@ -252,6 +305,8 @@ class BertModelStage(
             max_length=self.getMaxSentenceLength(),
             pooling=self.getPoolingStrategy(),
             lowercase=not self.getCaseSensitive(),
+            machine_cores=machine_cores,
+            core_group=core_group,
         )
 
     def batch_function(self) -> Callable[..., pa.Array]:
@@ -268,7 +323,8 @@ class BertModelStage(
     def _transform(self, dataset: DataFrame) -> DataFrame:
         self.checkModel()
         columns = self.checkInputColumns(dataset.schema)
-        settings = self.settings(ship_model_folder(dataset.sparkSession, self.getModelPath()))
+        spark = dataset.sparkSession
+        settings = self.settings(ship_model_folder(spark, self.getModelPath()), spark)
         embed_batches = self._embed_batches
 
         # A task's whole stream of batches: the model is loaded once per worker and kept.
