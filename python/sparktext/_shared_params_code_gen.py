@@ -193,21 +193,16 @@ def render_mixin(spec: ParamSpec) -> str:
             "        super().__init__(*args, **kwargs)",
             f"        self._setDefault({spec.name}={spec.default})",
         ]
-    if spec.varargs:
-        lines += [
-            "",
-            f'    def set{capital}(self, *value: str | list[str]) -> "{spec.mixin}":',
-            f'        """Set ``{spec.name}``: names as arguments or one list."""',
-            f"        return self._set({spec.name}=flatten_args(value))",
-        ]
-    else:
-        lines += [
-            "",
-            f'    def set{capital}(self, value: {spec.value_type}) -> "{spec.mixin}":',
-            f'        """Set ``{spec.name}``."""',
-            f"        return self._set({spec.name}=value)",
-        ]
+    # A varargs setter takes names as arguments or one list; the others take one value.
+    argument, value, how = (
+        ("*value: str | list[str]", "flatten_args(value)", ": names as arguments or one list") if spec.varargs
+        else (f"value: {spec.value_type}", "value", "")
+    )
     lines += [
+        "",
+        f'    def set{capital}(self, {argument}) -> "{spec.mixin}":',
+        f'        """Set ``{spec.name}``{how}."""',
+        f"        return self._set({spec.name}={value})",
         "",
         f"    def get{capital}(self) -> {spec.value_type}:",
         f'        """The value of ``{spec.name}``, or its default."""',

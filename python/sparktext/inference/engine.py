@@ -268,32 +268,21 @@ class BertEngine:
             while plan:
                 # Idle task slots lend their cores for one round: their batches run side by side.
                 borrowed = self.core_slots.borrow(len(plan) - 1) if self.core_slots and len(plan) > 1 else []
+                wave, plan = plan[: 1 + len(borrowed)], plan[1 + len(borrowed) :]
+                jobs = [prepared(start, stop) for start, stop in wave]
                 try:
-                    wave = plan[: 1 + len(borrowed)]
-                    del plan[: len(wave)]
-                    jobs = [prepared(start, stop) for start, stop in wave]
-                    if len(jobs) > 1:
-                        results = self.runtime.run_many([
-                            (*self.padded([pieces[i] for i in indices], length), read.rows, read.cols, read.pooler)
-                            for indices, read, length in jobs
-                        ])
-                    else:
-                        indices, read, length = jobs[0]
-                        try:
-                            results = [self.forward([pieces[i] for i in indices], read, length)]
-                        except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
-                            if not _is_out_of_memory(error) or len(indices) == 1:
-                                raise
-                            start = wave[0][0]
-                            policy = dataclasses.replace(policy, max_sequences=max(1, len(indices) // 2))
-                            logger.warning(
-                                "CUDA out of memory with batch size %d; retrying with %d", len(indices),
-                                policy.max_sequences,
-                            )
-                            _free_cuda_cache()
-                            replanned = plan_batches(lengths[start:], policy, self.recent_shapes.shapes(), self.max_positions)
-                            plan = [(start + a, start + b) for a, b in replanned]
-                            continue
+                    results = self._run_side_by_side(pieces, jobs)
+                except RuntimeError as error:  # torch's OutOfMemoryError is one; others re-raise
+                    # Only a GPU runs out of memory, and a GPU borrows no slots: one batch to halve.
+                    (start, stop) = wave[0]
+                    if len(wave) > 1 or not _is_out_of_memory(error) or stop - start == 1:
+                        raise
+                    policy = dataclasses.replace(policy, max_sequences=max(1, (stop - start) // 2))
+                    logger.warning("CUDA out of memory with batch size %d; retrying with %d", stop - start, policy.max_sequences)
+                    _free_cuda_cache()
+                    replanned = plan_batches(lengths[start:], policy, self.recent_shapes.shapes(), self.max_positions)
+                    plan = [(start + a, start + b) for a, b in replanned]
+                    continue
                 finally:
                     CoreSlots.give_back(borrowed)
                 for (start, stop), (indices, read, length), vectors in zip(wave, jobs, results):
@@ -307,6 +296,19 @@ class BertEngine:
                     real += sum(lengths[start:stop])
                     padded += length * len(indices)
         return 1 - real / padded if padded else 0.0
+
+    def _run_side_by_side(
+        self, pieces: SequenceType[np.ndarray], jobs: list[tuple[list[int], Readout, int]]
+    ) -> list[np.ndarray]:
+        """The vectors of each ``(indices, readout, padded length)`` batch: one batch through
+        :meth:`forward`, several at once on the runtime's streams."""
+        if len(jobs) == 1:
+            indices, read, length = jobs[0]
+            return [self.forward([pieces[i] for i in indices], read, length)]
+        return self.runtime.run_many([
+            (*self.padded([pieces[i] for i in indices], length), read.rows, read.cols, read.pooler)
+            for indices, read, length in jobs
+        ])
 
     # -- postprocess -------------------------------------------------------------------------
     @staticmethod

@@ -213,8 +213,12 @@ class OpenVinoRuntime:
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
-        results = request.infer({"input_ids": input_ids, "attention_mask": mask})
-        output = results[self._outputs["pooler_output" if pooler else "last_hidden_state"]]
+        request.infer({"input_ids": input_ids, "attention_mask": mask})
+        return self._read(request, rows, cols, pooler)
+
+    def _read(self, request, rows: np.ndarray, cols: np.ndarray, pooler: bool) -> np.ndarray:
+        """The vectors a finished request computed at ``rows``/``cols`` (or its pooler output)."""
+        output = request.get_tensor(self._outputs["pooler_output" if pooler else "last_hidden_state"]).data
         # Fancy indexing copies: the request reuses its output memory on the next call.
         return output[rows] if pooler else output[rows, cols]
 
@@ -231,8 +235,7 @@ class OpenVinoRuntime:
         vectors = []
         for request, (_, _, rows, cols, pooler) in zip(requests, jobs):
             request.wait()
-            output = request.get_tensor(self._outputs["pooler_output" if pooler else "last_hidden_state"]).data
-            vectors.append(output[rows] if pooler else output[rows, cols])
+            vectors.append(self._read(request, rows, cols, pooler))
         return vectors
 
 

@@ -162,8 +162,6 @@ class BertModelStage(
     catalogKind = "token"
     defaultPretrainedName = "bert_base_cased"
 
-
-
     @classmethod
     def loadSavedModel(cls, folder: str, spark=None, *, allow_pickle: bool = False):
         """Use a Hugging Face checkpoint folder: ``config.json``, safetensors weights, tokenizer files.
@@ -249,7 +247,6 @@ class BertModelStage(
     def write(self) -> "DefaultParamsWriter":
         return _BertModelWriter(self)
 
-    # Setters and getters, Spark NLP's names.
     def getDimension(self) -> int:
         """The vectors' size: set by ``pretrained()``/``loadSavedModel()``, else read from the
         model folder's ``config.json`` (a stage given only ``modelPath``)."""

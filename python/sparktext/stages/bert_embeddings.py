@@ -65,7 +65,6 @@ class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):
     outputAnnotatorType = AnnotatorType.WORD_EMBEDDINGS
     stageDefaults = {"inputCols": ["sentence", "token"], "outputCol": "embeddings"}
 
-
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
         for _, token_column in batches:

@@ -14,11 +14,11 @@ from pyspark.sql.types import ArrayType, MapType, StringType
 from sparktext.annotation import AnnotatorType, annotation_spark_type, column_metadata
 from sparktext.columnar import AnnotationBuilder
 from sparktext.errors import SchemaError
-from sparktext.shared_params import HasCleanupMode, HasIdCol, HasInputCol, HasMetadataCol, HasOutputCol
-from sparktext.text.cleanup import CLEANUP_MODES
 from sparktext.params import KeywordConstructor
+from sparktext.shared_params import HasCleanupMode, HasIdCol, HasInputCol, HasMetadataCol, HasOutputCol
 from sparktext.stages._base import describe_stage
 from sparktext.stages._spark_udf import with_annotator_column
+from sparktext.text.cleanup import CLEANUP_MODES
 
 class DocumentAssembler(
     KeywordConstructor, Transformer, HasInputCol, HasOutputCol, HasIdCol, HasMetadataCol, HasCleanupMode, DefaultParamsReadable,
@@ -62,7 +62,6 @@ class DocumentAssembler(
 
     outputAnnotatorType = AnnotatorType.DOCUMENT
     stageDefaults = {"outputCol": "document"}
-
 
     def annotate_arrow(self, texts: pa.Array) -> pa.Array:
         """The ``document`` column for an Arrow array of texts, computed in this process with

@@ -41,7 +41,6 @@ class EmbeddingsFinisher(FinisherTransformer, HasOutputAsVector):
 
     stageDefaults = {"cleanAnnotations": False}
 
-
     def checkInputColumns(self, schema: StructType) -> list[tuple[str, str]]:
         pairs = super().checkInputColumns(schema)
         for input_col, _ in pairs:

@@ -71,7 +71,6 @@ class Finisher(
 
     stageDefaults = {"cleanAnnotations": True}
 
-
     def _value(self, annotation: Column, separator: str) -> Column:
         """An annotation's result, or its vector's values when asked to parse embeddings."""
         if not self.getParseEmbeddingsVectors():

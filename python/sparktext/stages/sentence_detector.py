@@ -84,7 +84,6 @@ class SentenceDetector(
     outputAnnotatorType = AnnotatorType.DOCUMENT
     stageDefaults = {"inputCols": ["document"], "outputCol": "sentence"}
 
-
     def rules(self) -> SentenceRules:
         """The :class:`SentenceRules` these params describe (checked: bad patterns raise)."""
         return SentenceRules(

@@ -42,7 +42,6 @@ class SentenceEmbeddings(AnnotatorTransformer, HasVectorPoolingStrategy, HasDime
     outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
     stageDefaults = {"inputCols": ["sentence", "embeddings"], "outputCol": "sentence_embeddings"}
 
-
     def getDimension(self) -> int | None:
         """``dimension`` when set, else None: the input column's metadata gives it at ``transform()``."""
         return self.getOrDefault(self.dimension) if self.isDefined(self.dimension) else None

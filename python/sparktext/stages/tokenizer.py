@@ -125,7 +125,6 @@ class Tokenizer(
     ["I'd", 'like', 'to', 'say', 'we', "didn't", 'expect', 'that', '.', "Jane's", 'boyfriend', '.']
     """
 
-
     def _fit(self, dataset: DataFrame) -> "TokenizerModel":
         # The columns are checked at transform(), as Spark NLP does: its docs fit a Tokenizer
         # on a DataFrame that has only the text.
@@ -147,7 +146,6 @@ class TokenizerModel(AnnotatorTransformer, _TokenizerParams):
     """
 
     outputAnnotatorType = AnnotatorType.TOKEN
-
 
     def batch_function(self) -> Callable[[pa.Array], pa.Array]:
         rules = self.rules()
