@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -14,6 +15,7 @@ from pyspark.ml import Pipeline
 from pyspark.sql.types import StringType
 
 from sparktext import BertEmbeddings, DocumentAssembler, SchemaError, SentenceDetector, Tokenizer
+from sparktext.stages._spark_udf import HAS_ARROW_UDF
 
 TEXTS = [
     "I'd like to say we didn't expect that. Jane's boyfriend.",
@@ -265,3 +267,21 @@ def pc_lengths(chunk):
     import pyarrow.compute as pc
 
     return pc.fill_null(pc.list_value_length(chunk), 0).to_pylist()
+
+
+@pytest.mark.skipif(not HAS_ARROW_UDF, reason="Spark 3.5 and 4.0 run stages through mapInArrow, which sends whole rows")
+@pytest.mark.parametrize("input_cols", [("sentence", "token"), ("token", "sentence")])
+def test_only_the_token_column_goes_to_the_model_workers(spark, text_df, tiny_bert_path, input_cols):
+    """The sentence column a token model declares (as Spark NLP's does) is checked, but only
+    the token column is sent to the Python workers: the model never reads the sentences, and
+    the JVM would serialise every one of them for it."""
+    embeddings = BertEmbeddings.loadSavedModel(tiny_bert_path).setInputCols(*input_cols)
+    out = pipeline_for(embeddings).fit(text_df).transform(text_df)
+    plan = out._jdf.queryExecution().executedPlan().toString()
+    # The model's UDF is the one over a task's stream of batches (stages/_spark_udf.py).
+    model_calls = re.findall(r"\b(\w+_streams?)\(([^()]*)\)", plan)
+    assert [name for name, _ in model_calls] == ["one_stream"], plan
+    token_attribute = re.search(r"AS token#(\d+)", plan).group(1)
+    producers = re.findall(r"(\w+#\d+) AS token#" + token_attribute, plan)
+    assert model_calls[0][1] in producers or model_calls[0][1] == f"token#{token_attribute}", plan
+    assert all(len(row.embeddings) == len(row.token) for row in out.collect())

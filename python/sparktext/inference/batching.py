@@ -40,10 +40,11 @@ OPENVINO_BF16_LENGTH_MULTIPLE = 8
 RECENT_SHAPES = 24
 
 #: The stages embed an Arrow batch's rows in chunks of about this many tokens, so a Python
-#: worker's memory stays flat however many rows an Arrow batch holds (the vectors of 4k tokens
-#: are 6 MB at 384 dimensions), while each chunk still has ~300 sentences to sort and batch
-#: (docs/performance.md, worker memory).
-TOKENS_PER_CHUNK = 4096
+#: worker's memory stays flat however many rows an Arrow batch holds (the vectors of 16k tokens
+#: are 24 MB at 384 dimensions, 48 MB at 768), while each chunk has ~1,200 sentences of web text
+#: to sort and batch: the more sentences one sort sees, the fuller and fewer the batches
+#: (docs/performance.md, chunk size).
+TOKENS_PER_CHUNK = 16384
 #: Sentences per engine call for sentence vectors, for the same reasons.
 SENTENCES_PER_CHUNK = 4096
 

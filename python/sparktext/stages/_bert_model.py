@@ -9,7 +9,9 @@ turns one Arrow batch of its input columns into its output column.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import functools
 import os
 import re
 import threading
@@ -152,12 +154,43 @@ def configure_native_caches() -> None:
     os.environ.setdefault("LRU_CACHE_CAPACITY", NATIVE_CACHE_CAPACITY)
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl)."""
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+
+
+def release_freed_memory() -> None:
+    """Give the pages that freed arrays leave in the C heap back to the system.
+
+    A chunk's vectors are tens of MB. Once freed, they raise glibc's dynamic mmap threshold,
+    so later arrays of every batch come from the heap instead of their own mappings and leave
+    it fragmented: a worker's peak memory then grows with the rows it embeds. Trimming once
+    per chunk costs next to nothing against the chunk's forward passes and keeps it flat
+    (docs/performance.md, chunk size); fixing the threshold instead (``mallopt``) measured
+    slower."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def releasing_memory(outputs: Iterator[pa.Array]) -> Iterator[pa.Array]:
+    """``outputs``, with :func:`release_freed_memory` each time the consumer asks for the next
+    one (by then Spark has sent the last one on, and the chunk before it is free)."""
+    for output in outputs:
+        yield output
+        release_freed_memory()
+
+
 class BertModelStage(
     AnnotatorTransformer, HasBatchSize, HasMaxSentenceLength, HasCaseSensitive, HasDimension, HasStorageRef, HasDevice,
     HasPrecision, HasEngine, HasModelPath,
 ):
     """Base of the stages that run a BERT checkpoint (see the module doc)."""
 
+    #: The input annotator types the model reads, in ``inputAnnotatorTypes`` order: only those
+    #: columns go to the Python workers (the others are declared, as in Spark NLP, and checked).
+    modelInputTypes: tuple[str, ...] = ()
     #: Which catalog entries ``pretrained()`` accepts: ``token`` or ``sentence`` models.
     catalogKind = "token"
     defaultPretrainedName = "bert_base_cased"
@@ -312,21 +345,26 @@ class BertModelStage(
         self.checkModel()
         settings, embed_batches = self.settings(), self._embed_batches
 
+        read = [self.inputAnnotatorTypes.index(kind) for kind in self.modelInputTypes]
+
         def embed_batch(*columns: pa.Array) -> pa.Array:
-            return pa.concat_arrays(list(embed_batches(settings, [tuple(columns)])))
+            return pa.concat_arrays(list(embed_batches(settings, [tuple(columns[i] for i in read)])))
 
         return embed_batch
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         self.checkModel()
         columns = self.checkInputColumns(dataset.schema)
+        # Only the columns the model reads cross to Python: the sentence column of a token
+        # model would be serialised by the JVM for every row and never read.
+        columns = [columns[self.inputAnnotatorTypes.index(kind)] for kind in self.modelInputTypes]
         spark = dataset.sparkSession
         settings = self.settings(ship_model_folder(spark, self.getModelPath()), spark)
         embed_batches = self._embed_batches
 
         # A task's whole stream of batches: the model is loaded once per worker and kept.
         def embed_stream(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
-            return embed_batches(settings, batches)
+            return releasing_memory(embed_batches(settings, batches))
 
         with model_worker_pool(dataset.sparkSession):
             return with_batch_column(
@@ -336,7 +374,7 @@ class BertModelStage(
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
-        """Output arrays for an iterator of input-column tuples, as many rows as came in
+        """Output arrays for an iterator of tuples of the ``modelInputTypes`` columns, as many rows as came in
         (a staticmethod: the UDF must not carry the stage to the executors)."""
         raise NotImplementedError
 

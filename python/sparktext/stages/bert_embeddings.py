@@ -62,12 +62,13 @@ class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):
     """
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT, AnnotatorType.TOKEN)
+    modelInputTypes = (AnnotatorType.TOKEN,)  # each token's sentence is in its metadata
     outputAnnotatorType = AnnotatorType.WORD_EMBEDDINGS
     stageDefaults = {"inputCols": ["sentence", "token"], "outputCol": "embeddings"}
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:
-        for _, token_column in batches:
+        for (token_column,) in batches:
             for chunk in row_chunks(token_column, TOKENS_PER_CHUNK):
                 yield embed_tokens(chunk, settings)
 

@@ -51,6 +51,7 @@ class BertSentenceEmbeddings(BertModelStage, HasSentencePoolingStrategy):
     """
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
+    modelInputTypes = (AnnotatorType.DOCUMENT,)
     outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
     catalogKind = "sentence"
     defaultPretrainedName = "sent_bert_base_cased"
