@@ -11,7 +11,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyspark
 import pytest
 from pyspark.ml import Pipeline
-from pyspark.sql.types import ArrayType, IntegerType
+from pyspark.sql.types import ArrayType, IntegerType, StringType
 
 from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, SentenceEmbeddings, Tokenizer
 from sparktext.stages import _spark_udf
@@ -111,3 +111,26 @@ def test_the_spark_version_is_one_we_support():
     major, minor = (int(part) for part in pyspark.__version__.split(".")[:2])
     assert (major, minor) >= (3, 5)
     assert _spark_udf.HAS_ARROW_UDF == ((major, minor) >= (4, 1))
+
+
+@pytest.mark.skipif(not _spark_udf.HAS_ARROW_UDF, reason="mapInArrow runs each stage in its own step")
+def test_each_stage_of_a_chain_runs_once_per_batch(spark, tmp_path):
+    """Spark runs a chain of UDFs (each reading the one before) as one call and calls the
+    inner ones again for their own columns: without care, the first of three stages ran three
+    times on every batch, as the SentenceDetector ran twice before every Tokenizer."""
+    calls = tmp_path / "calls.txt"
+
+    def stage(name):
+        def function(column: pa.Array) -> pa.Array:
+            with open(calls, "a") as log:
+                log.write(name + "\n")
+            return pa.compute.utf8_upper(column) if name == "first" else column
+
+        return function
+
+    df = spark.createDataFrame([("a",), ("b",), (None,)], "t string").repartition(1)
+    for name, source in [("first", "t"), ("second", "first"), ("third", "second")]:
+        df = _spark_udf.with_batch_column(df, name, stage(name), [source], StringType(), {})
+    rows = sorted((tuple(row) for row in df.collect()), key=str)  # one job: orderBy would sample first
+    assert rows == [("a", "A", "A", "A"), ("b", "B", "B", "B"), (None,) * 4]
+    assert sorted(calls.read_text().split()) == ["first", "second", "third"]

@@ -17,6 +17,7 @@ column metadata; the tests run on each.
 from __future__ import annotations
 
 import collections
+import uuid
 from typing import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
@@ -66,9 +67,61 @@ def with_batch_column(
         raise ValueError(f"a stage's batch function takes 1 or 2 input columns, got {len(inputs)}: {list(inputs)}")
     function = _counting_rows(function, output, per_partition)
     if HAS_ARROW_UDF:
+        if not per_partition:
+            function = _reusing_last_output(function, uuid.uuid4().hex)
         column = _arrow_udf(function, len(inputs), return_type, per_partition)(*[F.col(c) for c in inputs])
         return with_annotator_column(dataset, output, column, metadata)
     return _map_in_arrow(dataset, output, function, inputs, return_type, per_partition).withMetadata(output, metadata)
+
+
+#: The last batch of each batch function in this Python worker: its input arrays (held, so
+#: their memory cannot be reused by another batch), their buffers' addresses, and the output.
+_LAST_BATCHES: dict[str, tuple[tuple[pa.Array, ...], tuple, pa.Array]] = {}
+
+
+def _buffers_of(columns: Sequence[pa.Array]) -> tuple | None:
+    """What identifies the data of ``columns``: type, offset, length and buffer addresses
+    (None for anything but plain arrays, which are then never taken for the same)."""
+    if not all(isinstance(column, pa.Array) for column in columns):
+        return None
+    return tuple(
+        (column.type, column.offset, len(column), tuple(b.address if b is not None else 0 for b in column.buffers()))
+        for column in columns
+    )
+
+
+def _reusing_last_output(function: BatchFunction, key: str) -> BatchFunction:
+    """``function``, returning its last output again when called again on the same data.
+
+    When a Python UDF's only argument is another Python UDF (the Tokenizer reading the
+    SentenceDetector's column, once the optimizer has inlined it), Spark runs the two as one
+    chained call in one worker -- and calls the inner one again for its own output column:
+    each stage of a chain of n ran n times on every batch. The copies of one stage's
+    function in a worker share ``key``, and each call gets new array objects over the same
+    buffers, so the chained call finds the first one's output by the buffers' addresses.
+    Breaking the chain instead (an argument Spark cannot inline) ran each stage once but in
+    a Python worker of its own per task slot, which costs memory (docs/performance.md). The
+    last batch stays held until the next: one batch per stage and worker.
+    """
+
+    def reusing(*columns: pa.Array) -> pa.Array:
+        return _last_output_or_new(key, function, columns)
+
+    return reusing
+
+
+def _last_output_or_new(key: str, function: BatchFunction, columns: tuple[pa.Array, ...]) -> pa.Array:
+    # A module-level function: cloudpickle ships it by reference, so every UDF of a worker
+    # reads the one _LAST_BATCHES of the imported module (a closure would carry a copy).
+    buffers = _buffers_of(columns)
+    last = _LAST_BATCHES.get(key)
+    if buffers is not None and last is not None and last[1] == buffers:
+        return last[2]
+    _LAST_BATCHES.pop(key, None)  # the previous batch goes before this one is computed
+    result = function(*columns)
+    if buffers is not None:
+        _LAST_BATCHES[key] = (columns, buffers, result)
+    return result
 
 
 def _counting_rows(function, output: str, per_partition: bool):
