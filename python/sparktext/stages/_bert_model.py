@@ -190,6 +190,7 @@ class BertModelStage(
 
     #: The input annotator types the model reads, in ``inputAnnotatorTypes`` order: only those
     #: columns go to the Python workers (the others are declared, as in Spark NLP, and checked).
+    #: Empty: all of them.
     modelInputTypes: tuple[str, ...] = ()
     #: Which catalog entries ``pretrained()`` accepts: ``token`` or ``sentence`` models.
     catalogKind = "token"
@@ -345,7 +346,7 @@ class BertModelStage(
         self.checkModel()
         settings, embed_batches = self.settings(), self._embed_batches
 
-        read = [self.inputAnnotatorTypes.index(kind) for kind in self.modelInputTypes]
+        read = self._model_input_positions()  # a list: the function must not hold the stage
 
         def embed_batch(*columns: pa.Array) -> pa.Array:
             return pa.concat_arrays(list(embed_batches(settings, [tuple(columns[i] for i in read)])))
@@ -354,10 +355,10 @@ class BertModelStage(
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         self.checkModel()
-        columns = self.checkInputColumns(dataset.schema)
         # Only the columns the model reads cross to Python: the sentence column of a token
         # model would be serialised by the JVM for every row and never read.
-        columns = [columns[self.inputAnnotatorTypes.index(kind)] for kind in self.modelInputTypes]
+        columns = self.checkInputColumns(dataset.schema)
+        columns = [columns[i] for i in self._model_input_positions()]
         spark = dataset.sparkSession
         settings = self.settings(ship_model_folder(spark, self.getModelPath()), spark)
         embed_batches = self._embed_batches
@@ -371,6 +372,11 @@ class BertModelStage(
                 dataset, self.getOutputCol(), embed_stream, columns, annotation_spark_type(null_free_vectors=True),
                 self.outputMetadata(), per_partition=True,
             )
+
+    def _model_input_positions(self) -> list[int]:
+        """Where the ``modelInputTypes`` columns are among the input columns (which come in
+        ``inputAnnotatorTypes`` order)."""
+        return [self.inputAnnotatorTypes.index(kind) for kind in self.modelInputTypes or self.inputAnnotatorTypes]
 
     @staticmethod
     def _embed_batches(settings: EmbeddingSettings, batches) -> Iterator[pa.Array]:

@@ -51,7 +51,6 @@ class BertSentenceEmbeddings(BertModelStage, HasSentencePoolingStrategy):
     """
 
     inputAnnotatorTypes = (AnnotatorType.DOCUMENT,)
-    modelInputTypes = (AnnotatorType.DOCUMENT,)
     outputAnnotatorType = AnnotatorType.SENTENCE_EMBEDDINGS
     catalogKind = "sentence"
     defaultPretrainedName = "sent_bert_base_cased"
