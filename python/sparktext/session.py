@@ -105,7 +105,7 @@ def driver_java_options(master: str, conf: Mapping[str, str]) -> str | None:
     >>> driver_java_options("spark://host:7077", {}) is None
     True
     """
-    if not master.startswith("local") or master.startswith("local-cluster"):
+    if not _LOCAL_MASTER.match(master):
         return None  # the executors are other JVMs, elsewhere: their collector is the cluster's
     if any(key in conf for key in DRIVER_JAVA_OPTIONS_KEYS):
         return None
