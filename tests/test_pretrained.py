@@ -493,6 +493,9 @@ def test_the_catalog_listing_shows_every_alias_the_docs_use():
 
     listing = subprocess.run([sys.executable, "-m", "sparktext.pretrained"], capture_output=True, text=True,
                              check=True).stdout
+    command = subprocess.run([sys.executable, "-m", "sparktext.cli", "models"], capture_output=True, text=True,
+                             check=True).stdout
+    assert command == listing and "cache folder: " in listing
     for entry in CATALOG:
         for alias in entry.aliases:
             line = next(line for line in listing.splitlines() if line.startswith(entry.name + " "))

@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     annotate = commands.add_parser("annotate", help="documents, sentences and tokens to Parquet")
     embed = commands.add_parser("embed", help="token-level BERT embeddings to Parquet")
+    commands.add_parser("models", help="the catalog of named models, and the cache folder")
     for command in (annotate, embed):  # what both jobs read, write and run on
         command.add_argument("input", help="file or folder: .csv, .json/.jsonl, .parquet, or plain text (one row per line)")
         command.add_argument("output", help="Parquet folder to write (must not exist, unless --overwrite)")
@@ -486,9 +487,19 @@ def summary_line(output: str, summary: dict) -> str:
     return line
 
 
+def models_listing() -> str:
+    """What ``sparktext models`` (and ``python -m sparktext.pretrained``) prints."""
+    from sparktext.pretrained import default_cache_folder, showPublicModels
+
+    return f"{showPublicModels()}\n\ncache folder: {default_cache_folder()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "models":
+        print(models_listing())
+        return 0
     started = time.perf_counter()
     try:
         summary = run_job(args)

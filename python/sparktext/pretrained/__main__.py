@@ -1,6 +1,8 @@
-"""``python -m sparktext.pretrained``: print the catalog of named models and the cache folder."""
+"""``python -m sparktext.pretrained``: the command line's ``sparktext models`` (the catalog of
+named models and the cache folder)."""
 
-from sparktext.pretrained import default_cache_folder, showPublicModels
+import sys
 
-print(showPublicModels())
-print(f"\ncache folder: {default_cache_folder()}")
+from sparktext.cli import main
+
+sys.exit(main(["models"]))
