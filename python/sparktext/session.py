@@ -40,6 +40,25 @@ DEFAULT_MASTER = "local[*,4]"
 _LOCAL_MASTER = re.compile(r"^local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?$")
 
 
+def local_master_threads(master: str) -> int | None:
+    """The task threads of a local ``master`` (``local[*]``: this machine's cores), or None
+    for any other master: the one reading of a master that sparktext's stages share (the
+    driver is then the only executor, on this machine's disk and cores).
+
+    Examples
+    --------
+    >>> [local_master_threads(m) for m in ("local", "local[2]", "local[3,4]", "local-cluster[2,1,1024]", "yarn")]
+    [1, 2, 3, None, None]
+    >>> local_master_threads("local[*]") == (os.cpu_count() or 1)
+    True
+    """
+    matched = _LOCAL_MASTER.match(master)
+    if not matched:
+        return None
+    threads = matched.group(2) or "1"
+    return (os.cpu_count() or 1) if threads == "*" else int(threads)
+
+
 def check_master(master: str) -> str:
     """Refuse a local master Spark would fail on with a Java stack trace (``local[0]``,
     ``local[two]``); other masters (``spark://``, ``yarn``, ``local-cluster[...]``) go to Spark.
@@ -105,7 +124,7 @@ def driver_java_options(master: str, conf: Mapping[str, str]) -> str | None:
     >>> driver_java_options("spark://host:7077", {}) is None
     True
     """
-    if not _LOCAL_MASTER.match(master):
+    if local_master_threads(master) is None:
         return None  # the executors are other JVMs, elsewhere: their collector is the cluster's
     if any(key in conf for key in DRIVER_JAVA_OPTIONS_KEYS):
         return None

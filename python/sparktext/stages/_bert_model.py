@@ -13,7 +13,6 @@ import ctypes
 import dataclasses
 import functools
 import os
-import re
 import threading
 from typing import Callable, Iterator, Sequence
 
@@ -28,6 +27,7 @@ from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine_settings
 from sparktext.params import log_no_op
+from sparktext.session import local_master_threads
 from sparktext.shared_params import (
     HasBatchSize,
     HasCaseSensitive,
@@ -94,9 +94,6 @@ class EmbeddingSettings:
         return get_engine(self.local_model_path(), options)
 
 
-_LOCAL_MASTER_THREADS = re.compile(r"^local(?:\[(\*|\d+)(?:,\d+)?\])?$")
-
-
 #: Spark setting: "true" lets model workers lend each other idle cores in local mode. Off by
 #: default: it pays where partitions differ in work, and a worker holds a second stream's
 #: buffers, which costs memory (docs/performance.md, "Lending idle cores").
@@ -131,11 +128,9 @@ def shared_cores(spark) -> tuple[int, str]:
     if setting == "false":
         return 0, ""
     context = spark.sparkContext
-    matched = _LOCAL_MASTER_THREADS.match(context.master)
-    if not matched:
+    cores = local_master_threads(context.master)
+    if cores is None:
         return 0, ""
-    threads = matched.group(1) or "1"
-    cores = (os.cpu_count() or 1) if threads == "*" else int(threads)
     return cores, context.applicationId
 
 

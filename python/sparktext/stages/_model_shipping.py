@@ -18,6 +18,7 @@ import tempfile
 import threading
 
 from sparktext.errors import ModelFileError
+from sparktext.session import local_master_threads
 from sparktext.pretrained.checkpoint import checkpoint_fingerprint, model_files
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def needs_shipping(master: str) -> bool:
     >>> [needs_shipping(m) for m in ("local[2]", "local", "local-cluster[2,1,1024]", "yarn")]
     [False, False, True, True]
     """
-    return not (master == "local" or master.startswith("local["))
+    return local_master_threads(master) is None
 
 
 def is_connect_session(spark) -> bool:
