@@ -173,7 +173,7 @@ def showPublicModels(kind: str | None = None) -> str:
 
     Examples
     --------
-    >>> print(showPublicModels().splitlines()[0].split())
+    >>> showPublicModels().splitlines()[0].split()
     ['name', 'lang', 'kind', 'dim', 'cased', 'aliases', 'source']
     """
     rows = [("name", "lang", "kind", "dim", "cased", "aliases", "source")] + [

@@ -18,8 +18,8 @@ import tempfile
 import threading
 
 from sparktext.errors import ModelFileError
-from sparktext.session import local_master_threads
 from sparktext.pretrained.checkpoint import checkpoint_fingerprint, model_files
+from sparktext.session import local_master_threads
 
 logger = logging.getLogger(__name__)
 
