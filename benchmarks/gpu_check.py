@@ -115,8 +115,7 @@ def main() -> int:
     print(f"{'approach':48} {'seconds':>8} {'wordpieces/s':>13}")
     for (engine, precision), loaded in engines.items():
         result = loaded.embed(token_lists)  # warm
-        pieces = int(sum(len(ids) + 2 for ids in loaded.tokenizer(token_lists, is_split_into_words=True,
-                                                                  add_special_tokens=False)["input_ids"]))
+        pieces = int(sum(len(ids) + 2 for ids, _ in loaded.wordpieces.encode_words(token_lists)))
         times = []
         for _ in range(args.repeats):
             torch.cuda.synchronize()

@@ -17,6 +17,7 @@ import torch
 from pyspark import TaskContext
 from pyspark.resource import ResourceInformation
 
+from sparktext.inference import device
 from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
 from sparktext.inference.engine import BertEngine
 from sparktext.stages._bert_model import EmbeddingSettings
@@ -48,6 +49,7 @@ def in_task(monkeypatch):
 
 @pytest.fixture
 def cuda_present(monkeypatch):
+    monkeypatch.setattr(device, "gpu_driver_present", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
 
 

@@ -3,6 +3,8 @@ three engines (PyTorch, ONNX Runtime, OpenVINO) giving transformers' vectors."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -13,9 +15,17 @@ from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.windows import plan_windows, token_piece_spans
 
 
+@functools.lru_cache(maxsize=None)
+def reference_tokenizer(model_path: str):
+    """transformers' own tokenizer for the folder (the engine's is built apart from it)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path)
+
+
 def reference_vectors(engine: BertEngine, model, words: list[str], pooling: str = "first") -> np.ndarray:
     """transformers' own BertModel on one unpadded sentence, pieces pooled per word."""
-    encoded = engine.tokenizer([words], is_split_into_words=True, return_tensors="pt")
+    encoded = reference_tokenizer(engine.model_path)([words], is_split_into_words=True, return_tensors="pt")
     with torch.inference_mode():
         hidden = model(**{k: v for k, v in encoded.items() if k != "token_type_ids"}).last_hidden_state[0].float()
     word_ids = encoded.word_ids(0)
@@ -140,7 +150,7 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
     assert all(length % 8 == 0 for _, length in shapes)
     plain = set()  # the shapes the length-only plan (as in fp32) cuts from the same chunks
     for chunk in chunks:
-        lengths = sorted((len(engine.tokenizer(w, is_split_into_words=True)["input_ids"]) for w in chunk), reverse=True)
+        lengths = sorted((len(ids) + 2 for ids, _ in engine.wordpieces.encode_words(chunk)), reverse=True)
         plain.update((b - a, lengths[a]) for a, b in plan_batches(lengths, BatchPolicy(32, 48)))
     assert len(set(shapes)) * 2 <= len(plain), (sorted(set(shapes)), len(plain))
     exact = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="torch")).embed(chunks[-1]).vectors
@@ -275,7 +285,7 @@ def test_sentence_vectors_match_transformers(minilm, reference_model, real_texts
     result = minilm.embed_sentences(real_texts, batch_size=8, max_length=512, pooling=pooling)
     expected = []
     for text in real_texts:
-        encoded = minilm.tokenizer([text], return_tensors="pt")
+        encoded = reference_tokenizer(minilm.model_path)([text], return_tensors="pt")
         with torch.inference_mode():
             output = reference_model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
         pooled = output.pooler_output[0] if pooling == "pooler" else output.last_hidden_state[0].mean(0)

@@ -89,7 +89,9 @@ def minilm_model(minilm_path):
 
 
 def reference_sentence_vector(engine, model, text: str, pooling: str) -> np.ndarray:
-    encoded = engine.tokenizer([text], return_tensors="pt", truncation=True, max_length=128)
+    from transformers import AutoTokenizer
+
+    encoded = AutoTokenizer.from_pretrained(engine.model_path)([text], return_tensors="pt", truncation=True, max_length=128)
     with torch.inference_mode():
         output = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
     pooled = output.pooler_output[0] if pooling == "pooler" else output.last_hidden_state[0].mean(0)

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import re
+import sys
 
 from sparktext.inference.runtimes import check_engine
 
@@ -105,14 +106,28 @@ class EngineOptions:
         return max(1, int(self.machine_cores) // self.cpu_threads())
 
 
+#: Where a Linux machine shows a GPU driver (NVIDIA's, inside containers too; WSL's; AMD's for
+#: ROCm builds of torch): without any, CUDA cannot be available.
+GPU_DRIVER_PATHS = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+
+
+def gpu_driver_present() -> bool:
+    """Whether this machine may have a usable GPU. False only where that is certain without
+    importing torch -- a Linux machine with no GPU driver -- so that a worker running OpenVINO
+    or ONNX Runtime on the CPU never pays torch's import (seconds, ~180 MB) to be told so."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(path) for path in GPU_DRIVER_PATHS)
+
+
 def resolve_device(setting: str, gpus: tuple[str, ...] = ()) -> str:
     """A torch device string for ``setting``, given the task's GPU addresses ``gpus`` (``auto``:
     the task's GPU, else the first, else CPU)."""
+    setting = check_device(setting)
+    if setting == "cpu" or (setting == "auto" and not gpu_driver_present()):
+        return "cpu"
     import torch
 
-    setting = check_device(setting)
-    if setting == "cpu":
-        return "cpu"
     if setting.startswith("cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {setting!r} was asked for but CUDA is not available on this machine")

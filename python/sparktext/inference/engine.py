@@ -37,6 +37,7 @@ from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.slots import CoreSlots
 from sparktext.inference.windows import Sequence, plan_windows, token_piece_spans
+from sparktext.inference.wordpieces import load_wordpieces
 from sparktext.pretrained.checkpoint import has_pooler_weights
 from sparktext.pretrained.resolve import default_cache_folder
 
@@ -99,11 +100,6 @@ class BertEngine:
     """
 
     def __init__(self, model_path: str, options: EngineOptions | None = None) -> None:
-        from transformers import AutoTokenizer
-        from transformers.utils import logging as transformers_logging
-
-        # Progress bars from every executor would flood the logs; our own log line says enough.
-        transformers_logging.disable_progress_bar()
         started = time.perf_counter()
         if not os.path.isdir(model_path):
             raise FileNotFoundError(
@@ -114,18 +110,11 @@ class BertEngine:
         self.model_path = model_path
         self.device = resolve_device(options.device, options.gpus)
         self.precision = resolve_precision(options.precision, self.device)
-        # The fast (Rust) tokenizer: batched, and it maps every piece back to its word.
-        # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here;
-        # local_files_only: an executor never reaches for the hub (the driver resolved the model).
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            model_path, use_fast=True, trust_remote_code=False, local_files_only=True
-        )
-        if not self.tokenizer.is_fast:
-            raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
-        # Sequences longer than the model takes are cut into windows (or, for sentence vectors,
-        # truncated) here, never by the tokenizer: its "Token indices sequence length is longer
-        # than the specified maximum ... will result in indexing errors" warning would be false.
-        self.tokenizer.model_max_length = sys.maxsize
+        cache_root = options.cache_root or default_cache_folder()
+        # The fast (Rust) tokenizer: batched, and it maps every piece back to its word. Sequences
+        # longer than the model takes are cut into windows (or, for sentence vectors, truncated)
+        # here, never by the tokenizer.
+        self.wordpieces = load_wordpieces(model_path, cache_root)
         with open(os.path.join(model_path, "config.json"), encoding="utf-8") as handle:
             config = json.load(handle)
         self.hidden_size = int(config.get("hidden_size", config.get("dim", 0)))
@@ -133,13 +122,10 @@ class BertEngine:
         # A checkpoint saved from a masked-LM head has no pooler: transformers would fill it
         # with random weights, fine for token vectors, wrong for pooler sentence vectors.
         self.has_trained_pooler = has_pooler_weights(model_path)
-        self.cls_id = self.tokenizer.cls_token_id
-        self.sep_id = self.tokenizer.sep_token_id
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        self.unk_id = self.tokenizer.unk_token_id
+        special = self.wordpieces.special
+        self.cls_id, self.sep_id, self.pad_id, self.unk_id = special.cls, special.sep, special.pad, special.unk
         self.engine = choose_engine(options.engine, self.device, self.precision)
         threads = options.cpu_threads()
-        cache_root = options.cache_root or default_cache_folder()
         # Cores of idle task slots can be borrowed where the runtime runs requests side by side.
         slots = options.task_slots() if self.engine == "openvino" and self.device == "cpu" else 1
         self.core_slots = CoreSlots(options.core_group or "default", slots) if slots > 1 else None
@@ -167,10 +153,7 @@ class BertEngine:
         if window < 1:
             raise ValueError(f"maxSentenceLength must leave room for [CLS] and [SEP], got {max_length}")
         words = [[w.lower() for w in s] if lowercase else list(s) for s in sentences]
-        encoded = self.tokenizer(
-            words, is_split_into_words=True, add_special_tokens=False,
-            return_attention_mask=False, return_token_type_ids=False,
-        ) if words else None
+        encoded = self.wordpieces.encode_words(words)
         sequences: list[Sequence] = []
         first_ids: list[np.ndarray] = []
         oov: list[np.ndarray] = []
@@ -179,8 +162,9 @@ class BertEngine:
             count = len(sentence)
             if count == 0:
                 continue
-            ids = np.asarray(encoded["input_ids"][number], dtype=np.int64)
-            starts, stops = token_piece_spans(encoded.word_ids(number), count)
+            piece_ids, word_ids = encoded[number]
+            ids = np.asarray(piece_ids, dtype=np.int64)
+            starts, stops = token_piece_spans(word_ids, count)
             ids, starts, stops = self._normalise_pieces(ids, starts, stops, window)
             first_ids.append(ids[starts])
             # OOV: every piece of the token is [UNK]. Counted with one cumulative sum per sentence:
@@ -383,9 +367,7 @@ class BertEngine:
         if window < 1:
             raise ValueError(f"maxSentenceLength must leave room for [CLS] and [SEP], got {max_length}")
         texts = [t.lower() for t in texts] if lowercase else list(texts)
-        encoded = self.tokenizer(
-            texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
-        )["input_ids"] if texts else []
+        encoded = self.wordpieces.encode_texts(texts)
         truncated = np.array([len(ids) > window for ids in encoded], dtype=bool)
         pieces = [np.asarray(ids[:window], dtype=np.int64) for ids in encoded]
         out = np.zeros((len(texts), self.hidden_size), dtype=np.float32)

@@ -114,6 +114,9 @@ def _export(model_path: str, destination: str) -> None:
     import torch
     from transformers import AutoModel
 
+    from sparktext.inference.runtimes import quiet_transformers
+
+    quiet_transformers()
     started = time.perf_counter()
     model = AutoModel.from_pretrained(
         model_path, use_safetensors=True, dtype=torch.float32, trust_remote_code=False, local_files_only=True

@@ -112,6 +112,14 @@ def check_engine_settings(engine: str, device: str, precision: str) -> None:
     choose_engine(engine, resolved, precision if precision != "auto" else ("fp16" if resolved == "cuda" else "fp32"))
 
 
+def quiet_transformers() -> None:
+    """No progress bars from transformers: one per model load on every executor would flood
+    the logs, and our own log line says enough."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 class TorchRuntime:
     """transformers' own model in PyTorch, eager, in the precision's dtype."""
 
@@ -121,6 +129,7 @@ class TorchRuntime:
         import torch
         from transformers import AutoModel
 
+        quiet_transformers()
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         self.model = AutoModel.from_pretrained(
             model_path, use_safetensors=True, dtype=dtype, trust_remote_code=False, local_files_only=True

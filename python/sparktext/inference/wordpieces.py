@@ -1,0 +1,226 @@
+"""The checkpoint's wordpiece tokenizer, as transformers builds it, run by ``tokenizers`` alone.
+
+Which tokenizer a checkpoint folder makes -- the class, its normaliser settings from
+``tokenizer_config.json``, special tokens from the class's defaults, a ``vocab.txt`` turned into
+a fast tokenizer -- is transformers' ``AutoTokenizer``'s decision, and parity with transformers
+means keeping it. But transformers' tokenizer classes import PyTorch wherever it is installed
+(``AutoTokenizer`` -> ``configuration_utils`` -> ``modeling_rope_utils``), and a worker that runs
+the model with OpenVINO or ONNX Runtime needs nothing else of PyTorch: importing it cost each
+such worker seconds and a third of its memory (docs/performance.md, "A model worker without
+PyTorch").
+
+So the tokenizer ``AutoTokenizer`` builds is saved once per machine -- its Rust backend (the
+``tokenizers.Tokenizer`` that does all the encoding; transformers' ``__call__`` hands our
+pre-split words straight to its ``encode_batch``) as ``tokenizer.json``, with the special-token
+ids -- under a key of the tokenizer files and both libraries' versions, and every later load
+reads it with ``tokenizers`` alone. Before it is saved, both encode a probe of hard text (cased,
+accented, CJK, emoji, control characters, special-token strings): if a future transformers did
+work of its own around the backend, they would differ, nothing is saved, and transformers'
+tokenizer is used as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any, Sequence
+
+from sparktext.inference.export import ExportError, writable_cache_root
+
+logger = logging.getLogger(__name__)
+
+#: Part of the cache key: bump it when what is saved changes.
+CACHE_FORMAT = "1"
+#: The files ``AutoTokenizer`` reads from a BERT-family folder (checkpoint.py admits only
+#: WordPiece model types): the cache key hashes these, present or not.
+TOKENIZER_INPUTS = (
+    "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+    "added_tokens.json",
+)
+BACKEND_FILE = "tokenizer.json"
+SETTINGS_FILE = "sparktext_tokenizer.json"
+
+#: Words both tokenizers must encode alike before the backend is saved.
+PROBE_WORDS = (
+    ["Hello", "WORLD", "Straße", "Café", "naïve", "ÉCOLE"],
+    ["中文", "字", "日本語", "한국어", "😀", "👩\u200d💻", "🇫🇷"],
+    ["\x00", "\u200b", "\t", "a\u0301", "\ufeffx", "x" * 120, "1,234.5", "--", "'s"],
+    ["[CLS]", "[SEP]", "[MASK]", "[UNK]", "[PAD]", "<s>", "##ing"],
+)
+PROBE_TEXTS = tuple(" ".join(words) for words in PROBE_WORDS) + ("[CLS] text [SEP] more [MASK]", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialIds:
+    """The ids of the special tokens the engine writes itself."""
+
+    cls: int
+    sep: int
+    pad: int
+    unk: int
+
+
+class Wordpieces:
+    """Encodes pre-split words (with ``word_ids`` mapping each piece back to its word) or whole
+    texts, never adding special tokens, truncating or padding: the engine does those.
+
+    Parameters
+    ----------
+    backend : tokenizers.Tokenizer
+        The Rust tokenizer that encodes.
+    special : SpecialIds
+        [CLS], [SEP], [PAD] and [UNK]'s ids.
+    """
+
+    def __init__(self, backend: Any, special: SpecialIds) -> None:
+        backend.no_truncation()
+        backend.no_padding()
+        self.backend = backend
+        self.special = special
+
+    def encode_words(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], list[int | None]]]:
+        """Each sentence's piece ids and, per piece, the index of its word."""
+        encodings = self.backend.encode_batch(list(sentences), is_pretokenized=True, add_special_tokens=False)
+        return [(encoding.ids, encoding.word_ids) for encoding in encodings]
+
+    def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's piece ids."""
+        return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=False)]
+
+
+class TransformersWordpieces(Wordpieces):
+    """transformers' tokenizer itself, where its backend alone would encode differently."""
+
+    def __init__(self, tokenizer: Any, special: SpecialIds) -> None:
+        self.tokenizer = tokenizer
+        self.special = special
+
+    def encode_words(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], list[int | None]]]:
+        if not sentences:
+            return []
+        encoded = self.tokenizer(
+            [list(s) for s in sentences], is_split_into_words=True, add_special_tokens=False,
+            return_attention_mask=False, return_token_type_ids=False,
+        )
+        return [(encoded["input_ids"][n], encoded.word_ids(n)) for n in range(len(sentences))]
+
+    def encode_texts(self, texts: Sequence[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        return self.tokenizer(
+            list(texts), add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
+        )["input_ids"]
+
+
+def cache_key(model_path: str) -> str:
+    """A hash of the folder's tokenizer inputs and of transformers' and tokenizers' versions."""
+    digest = hashlib.sha256(f"v{CACHE_FORMAT}".encode())
+    for package in ("transformers", "tokenizers"):
+        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
+    for name in TOKENIZER_INPUTS:
+        path = os.path.join(model_path, name)
+        digest.update(b"\0" + name.encode() + b"\0")
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+        else:
+            digest.update(b"absent")
+    return digest.hexdigest()[:20]
+
+
+def load_wordpieces(model_path: str, cache_root: str) -> Wordpieces:
+    """``model_path``'s tokenizer: from this machine's cache when it has one, else built by
+    transformers' ``AutoTokenizer`` and saved there."""
+    import tokenizers
+
+    key = cache_key(model_path)
+    try:
+        root = os.path.join(writable_cache_root(cache_root), "tokenizer")
+    except ExportError as error:  # no writable folder: build it every time, as transformers would
+        logger.debug("no tokenizer cache: %s", error)
+        root = None
+    folder = os.path.join(root, key) if root else None
+    if folder and os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
+        with open(os.path.join(folder, SETTINGS_FILE), encoding="utf-8") as handle:
+            settings = json.load(handle)
+        backend = tokenizers.Tokenizer.from_file(os.path.join(folder, BACKEND_FILE))
+        backend.encode_special_tokens = bool(settings["encode_special_tokens"])
+        return Wordpieces(backend, SpecialIds(**settings["special_ids"]))
+
+    tokenizer = _transformers_tokenizer(model_path)
+    special = SpecialIds(
+        cls=tokenizer.cls_token_id, sep=tokenizer.sep_token_id,
+        pad=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0, unk=tokenizer.unk_token_id,
+    )
+    reference = TransformersWordpieces(tokenizer, special)
+    serialized = tokenizer.backend_tokenizer.to_str()
+    encode_special = bool(tokenizer.backend_tokenizer.encode_special_tokens)
+    backend = tokenizers.Tokenizer.from_str(serialized)
+    backend.encode_special_tokens = encode_special
+    wordpieces = Wordpieces(backend, special)
+    if not _encodes_alike(wordpieces, reference):
+        logger.warning(
+            "%s: the tokenizer's backend alone encodes differently from transformers %s; using transformers' "
+            "tokenizer (its import costs each worker PyTorch's memory)", model_path,
+            importlib.metadata.version("transformers"),
+        )
+        return reference
+    if folder:
+        _publish(folder, serialized, {"special_ids": dataclasses.asdict(special), "encode_special_tokens": encode_special})
+    return wordpieces
+
+
+def _transformers_tokenizer(model_path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    from sparktext.inference.runtimes import quiet_transformers
+
+    quiet_transformers()
+    # trust_remote_code=False, explicitly: a checkpoint's own Python code never runs here;
+    # local_files_only: an executor never reaches for the hub (the driver resolved the model).
+    tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True, trust_remote_code=False, local_files_only=True)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"{model_path}: no fast tokenizer (tokenizer.json or vocab.txt) could be built")
+    # Long sequences are cut into windows by the engine: transformers' "Token indices sequence
+    # length is longer than the specified maximum ... will result in indexing errors" would be false.
+    tokenizer.model_max_length = sys.maxsize
+    return tokenizer
+
+
+def _encodes_alike(candidate: Wordpieces, reference: Wordpieces) -> bool:
+    return (
+        candidate.encode_words(PROBE_WORDS) == reference.encode_words(PROBE_WORDS)
+        and candidate.encode_texts(PROBE_TEXTS) == reference.encode_texts(PROBE_TEXTS)
+    )
+
+
+def _publish(folder: str, serialized: str, settings: dict) -> None:
+    """Write the backend and settings to a private folder and publish it by one rename: a
+    reader never sees half of it, and of several workers saving at once the first wins (the
+    others' content is the same)."""
+    staging = None
+    try:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.partial-", dir=os.path.dirname(folder))
+        with open(os.path.join(staging, BACKEND_FILE), "w", encoding="utf-8") as handle:
+            handle.write(serialized)
+        with open(os.path.join(staging, SETTINGS_FILE), "w", encoding="utf-8") as handle:
+            json.dump(settings, handle)
+        os.chmod(staging, 0o755)  # mkdtemp's folder is private; the cache is shared
+        try:
+            os.rename(staging, folder)
+        except OSError:  # another worker published first
+            if not os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
+                raise
+    except OSError as error:  # a full or read-only disk: the tokenizer still works, uncached
+        logger.warning("could not cache the tokenizer in %s: %s", folder, error)
+    finally:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
