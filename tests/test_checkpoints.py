@@ -67,6 +67,36 @@ def test_weights_under_another_prefix_are_refused(tmp_path, tiny_bert_path):
         BertEmbeddings.loadSavedModel(str(folder))
 
 
+def test_a_later_process_checks_the_same_model_without_torch(tmp_path, tiny_bert_path):
+    """The encoder's layout (built on torch's meta device) is cached: a second process -- a
+    second run of the command line -- refuses the same broken weights, and accepts good
+    ones, without importing torch or transformers (seconds and hundreds of MB each)."""
+    import subprocess
+    import sys
+
+    good = copy_of(tiny_bert_path, tmp_path / "good")
+    broken = copy_of(tiny_bert_path, tmp_path / "broken")
+    rewrite_weights(broken, lambda weights: {f"model.bert.{k}": v for k, v in weights.items()})
+    script = (
+        "import json, sys\n"
+        "from sparktext.errors import ModelFileError\n"
+        "from sparktext.pretrained.checkpoint import read_checkpoint_config\n"
+        f"hidden = read_checkpoint_config({str(good)!r})['hidden_size']\n"
+        "try:\n"
+        f"    read_checkpoint_config({str(broken)!r}); error = None\n"
+        "except ModelFileError as caught:\n"
+        "    error = str(caught)\n"
+        "print(json.dumps({'hidden': hidden, 'error': error, 'imported': "
+        "sorted(m for m in ('torch', 'transformers') if m in sys.modules)}))\n"
+    )
+    env = {**os.environ, "SPARKTEXT_CACHE": str(tmp_path / "cache")}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True,
+                                      text=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
+    assert runs[0]["imported"] == ["torch", "transformers"] and runs[1]["imported"] == []
+    assert runs[1]["hidden"] == runs[0]["hidden"] == 32
+    assert runs[1]["error"] == runs[0]["error"] and "prefix 'model.bert.'" in runs[1]["error"]
+
+
 def test_a_missing_layer_is_refused(tmp_path, tiny_bert_path):
     folder = copy_of(tiny_bert_path, tmp_path / "missing_layer")
     rewrite_weights(folder, lambda weights: {k: v for k, v in weights.items() if not k.startswith("encoder.layer.1.")})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -201,20 +202,15 @@ def check_weight_names(folder: str, stored: dict[str, list[int]]) -> None:
     the pooler may be missing (masked-LM checkpoints have none; token vectors do not use it,
     and BertSentenceEmbeddings refuses pooler vectors without it).
     """
-    import torch
-    from transformers import AutoConfig, AutoModel
-
-    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    with torch.device("meta"):
-        skeleton = AutoModel.from_config(config)
-    expected = {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()}
-    prefix = f"{skeleton.base_model_prefix}."
+    layout = encoder_layout(folder)
+    expected = layout["expected"]
+    prefix = f"{layout['prefix']}."
     renamed = {_current_weight_name(key): shape for key, shape in stored.items()}
     if any(key.startswith(prefix) for key in renamed):  # a task model: its encoder under the prefix, then heads
         encoder = {key[len(prefix):]: shape for key, shape in renamed.items() if key.startswith(prefix)}
     else:
         encoder = renamed
-    ignored = [re.compile(p) for p in getattr(skeleton, "_keys_to_ignore_on_load_unexpected", None) or []]
+    ignored = [re.compile(p) for p in layout["ignored"]]
     unexpected = sorted(
         key for key in encoder
         if key not in expected and not key.endswith("position_ids") and not any(p.search(key) for p in ignored)
@@ -237,9 +233,61 @@ def check_weight_names(folder: str, stored: dict[str, list[int]]) -> None:
         problems.append(f"{len(mismatched)} of another shape ({'; '.join(mismatched[:3])})")
     hint = _prefix_hint(missing, list(stored))
     raise ModelFileError(
-        f"{folder}: the safetensors weights do not fit the {config.model_type} model config.json describes: "
+        f"{folder}: the safetensors weights do not fit the {layout['model_type']} model config.json describes: "
         f"{'; '.join(problems)}. transformers would fill what is missing with random numbers.{hint}"
     )
+
+
+#: Part of :func:`encoder_layout`'s cache key: bump it when what is saved changes.
+LAYOUT_FORMAT = "1"
+
+
+def encoder_layout(folder: str) -> dict:
+    """What the encoder ``config.json`` describes holds: ``expected`` (weight name -> shape),
+    ``prefix`` (where a task model keeps it), ``ignored`` (patterns of stored names
+    transformers skips) and ``model_type``.
+
+    Built by transformers on PyTorch's ``meta`` device, which takes importing both (seconds,
+    and hundreds of MB in the driver), then saved under the default cache folder
+    (``$SPARKTEXT_CACHE`` or ``~/.cache/sparktext``: ``layouts/<hash of config.json and both
+    versions>.json``; nothing is saved where it cannot be written): a later process --
+    every run of the command line -- checks the same model without either.
+    """
+    from sparktext.pretrained.resolve import default_cache_folder
+
+    digest = hashlib.sha256(f"v{LAYOUT_FORMAT}".encode())
+    for package in ("torch", "transformers"):
+        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
+    with open(os.path.join(folder, "config.json"), "rb") as handle:
+        digest.update(b"\0" + handle.read())
+    path = os.path.join(default_cache_folder(), "layouts", f"{digest.hexdigest()[:20]}.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):  # not cached yet (or unreadable): build it
+        pass
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    with torch.device("meta"):
+        skeleton = AutoModel.from_config(config)
+    layout = {
+        "model_type": config.model_type,
+        "prefix": skeleton.base_model_prefix,
+        "expected": {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()},
+        "ignored": [getattr(p, "pattern", p) for p in getattr(skeleton, "_keys_to_ignore_on_load_unexpected", None) or []],
+    }
+    try:  # written whole, then renamed: a reader never sees half of it
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".partial", delete=False,
+                                         encoding="utf-8") as handle:
+            json.dump(layout, handle)
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except OSError as error:  # a read-only or full cache: the check still holds, uncached
+        logger.debug("could not cache the encoder layout in %s: %s", path, error)
+    return layout
 
 
 def _current_weight_name(key: str) -> str:
