@@ -32,6 +32,8 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
+import tokenizers
+
 from sparktext.inference.export import ExportError, writable_cache_root
 
 logger = logging.getLogger(__name__)
@@ -138,8 +140,6 @@ def cache_key(model_path: str) -> str:
 def load_wordpieces(model_path: str, cache_root: str) -> Wordpieces:
     """``model_path``'s tokenizer: from this machine's cache when it has one, else built by
     transformers' ``AutoTokenizer`` and saved there."""
-    import tokenizers
-
     key = cache_key(model_path)
     try:
         root = os.path.join(writable_cache_root(cache_root), "tokenizer")
