@@ -11,8 +11,8 @@ PyTorch").
 
 So the tokenizer ``AutoTokenizer`` builds is saved once per machine -- its Rust backend (the
 ``tokenizers.Tokenizer`` that does all the encoding; transformers' ``__call__`` hands our
-pre-split words straight to its ``encode_batch``) as ``tokenizer.json``, with the special-token
-ids -- under a key of the tokenizer files and both libraries' versions, and every later load
+pre-split words straight to its ``encode_batch``) serialised, with the special-token ids, in
+one JSON file -- under a key of the tokenizer files and both libraries' versions, and every later load
 reads it with ``tokenizers`` alone. Before it is saved, both encode a probe of hard text (cased,
 accented, CJK, emoji, control characters, special-token strings): if a future transformers did
 work of its own around the backend, they would differ, nothing is saved, and transformers'
@@ -22,19 +22,16 @@ tokenizer is used as it is.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
-import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 from typing import Any, Sequence
 
 import tokenizers
 
 from sparktext.inference.export import ExportError, writable_cache_root
+from sparktext.pretrained.checkpoint import derived_key, read_derived, write_derived
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +43,6 @@ TOKENIZER_INPUTS = (
     "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
     "added_tokens.json",
 )
-BACKEND_FILE = "tokenizer.json"
-SETTINGS_FILE = "sparktext_tokenizer.json"
 
 #: Words both tokenizers must encode alike before the backend is saved.
 PROBE_WORDS = (
@@ -121,38 +116,20 @@ class TransformersWordpieces(Wordpieces):
         )["input_ids"]
 
 
-def cache_key(model_path: str) -> str:
-    """A hash of the folder's tokenizer inputs and of transformers' and tokenizers' versions."""
-    digest = hashlib.sha256(f"v{CACHE_FORMAT}".encode())
-    for package in ("transformers", "tokenizers"):
-        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
-    for name in TOKENIZER_INPUTS:
-        path = os.path.join(model_path, name)
-        digest.update(b"\0" + name.encode() + b"\0")
-        if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                digest.update(hashlib.sha256(handle.read()).digest())
-        else:
-            digest.update(b"absent")
-    return digest.hexdigest()[:20]
-
-
 def load_wordpieces(model_path: str, cache_root: str) -> Wordpieces:
     """``model_path``'s tokenizer: from this machine's cache when it has one, else built by
     transformers' ``AutoTokenizer`` and saved there."""
-    key = cache_key(model_path)
+    key = derived_key(model_path, TOKENIZER_INPUTS, ("transformers", "tokenizers"), CACHE_FORMAT)
     try:
-        root = os.path.join(writable_cache_root(cache_root), "tokenizer")
+        path = os.path.join(writable_cache_root(cache_root), "tokenizer", f"{key}.json")
     except ExportError as error:  # no writable folder: build it every time, as transformers would
         logger.debug("no tokenizer cache: %s", error)
-        root = None
-    folder = os.path.join(root, key) if root else None
-    if folder and os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
-        with open(os.path.join(folder, SETTINGS_FILE), encoding="utf-8") as handle:
-            settings = json.load(handle)
-        backend = tokenizers.Tokenizer.from_file(os.path.join(folder, BACKEND_FILE))
-        backend.encode_special_tokens = bool(settings["encode_special_tokens"])
-        return Wordpieces(backend, SpecialIds(**settings["special_ids"]))
+        path = None
+    cached = read_derived(path) if path else None
+    if cached is not None:
+        backend = tokenizers.Tokenizer.from_str(cached["backend"])
+        backend.encode_special_tokens = bool(cached["encode_special_tokens"])
+        return Wordpieces(backend, SpecialIds(**cached["special_ids"]))
 
     tokenizer = _transformers_tokenizer(model_path)
     special = SpecialIds(
@@ -172,8 +149,10 @@ def load_wordpieces(model_path: str, cache_root: str) -> Wordpieces:
             importlib.metadata.version("transformers"),
         )
         return reference
-    if folder:
-        _publish(folder, serialized, {"special_ids": dataclasses.asdict(special), "encode_special_tokens": encode_special})
+    if path:
+        write_derived(path, {
+            "backend": serialized, "special_ids": dataclasses.asdict(special), "encode_special_tokens": encode_special,
+        })
     return wordpieces
 
 
@@ -199,28 +178,3 @@ def _encodes_alike(candidate: Wordpieces, reference: Wordpieces) -> bool:
         candidate.encode_words(PROBE_WORDS) == reference.encode_words(PROBE_WORDS)
         and candidate.encode_texts(PROBE_TEXTS) == reference.encode_texts(PROBE_TEXTS)
     )
-
-
-def _publish(folder: str, serialized: str, settings: dict) -> None:
-    """Write the backend and settings to a private folder and publish it by one rename: a
-    reader never sees half of it, and of several workers saving at once the first wins (the
-    others' content is the same)."""
-    staging = None
-    try:
-        os.makedirs(os.path.dirname(folder), exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.partial-", dir=os.path.dirname(folder))
-        with open(os.path.join(staging, BACKEND_FILE), "w", encoding="utf-8") as handle:
-            handle.write(serialized)
-        with open(os.path.join(staging, SETTINGS_FILE), "w", encoding="utf-8") as handle:
-            json.dump(settings, handle)
-        os.chmod(staging, 0o755)  # mkdtemp's folder is private; the cache is shared
-        try:
-            os.rename(staging, folder)
-        except OSError:  # another worker published first
-            if not os.path.isfile(os.path.join(folder, SETTINGS_FILE)):
-                raise
-    except OSError as error:  # a full or read-only disk: the tokenizer still works, uncached
-        logger.warning("could not cache the tokenizer in %s: %s", folder, error)
-    finally:
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)

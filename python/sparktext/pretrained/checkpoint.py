@@ -238,6 +238,49 @@ def check_weight_names(folder: str, stored: dict[str, list[int]]) -> None:
     )
 
 
+def derived_key(folder: str, names: tuple[str, ...], packages: tuple[str, ...], form: str) -> str:
+    """The cache key of something derived from the files ``names`` of ``folder`` (an absent
+    one counts as absent) by the installed ``packages``, in format ``form``: 20 hex digits
+    that change when any of the files, any package's version or the format does."""
+    digest = hashlib.sha256(f"v{form}".encode())
+    for package in packages:
+        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
+    for name in names:
+        path = os.path.join(folder, name)
+        digest.update(b"\0" + name.encode() + b"\0")
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+        else:
+            digest.update(b"absent")
+    return digest.hexdigest()[:20]
+
+
+def read_derived(path: str) -> dict | None:
+    """The JSON object :func:`write_derived` saved at ``path``, or None when there is none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):  # not cached yet (or unreadable): the caller builds it
+        return None
+
+
+def write_derived(path: str, value: dict) -> None:
+    """Save ``value`` as JSON at ``path``, written whole and then renamed into place: a reader
+    never sees half of it, and of several processes saving the same key at once the last
+    wins (their contents are the same). A read-only or full cache folder only logs: what was
+    derived still serves this process."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".partial", delete=False,
+                                         encoding="utf-8") as handle:
+            json.dump(value, handle)
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile's file is private; the cache is shared
+        os.replace(handle.name, path)
+    except OSError as error:
+        logger.warning("could not cache %s: %s", path, error)
+
+
 #: Part of :func:`encoder_layout`'s cache key: bump it when what is saved changes.
 LAYOUT_FORMAT = "1"
 
@@ -255,17 +298,11 @@ def encoder_layout(folder: str) -> dict:
     """
     from sparktext.pretrained.resolve import default_cache_folder
 
-    digest = hashlib.sha256(f"v{LAYOUT_FORMAT}".encode())
-    for package in ("torch", "transformers"):
-        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
-    with open(os.path.join(folder, "config.json"), "rb") as handle:
-        digest.update(b"\0" + handle.read())
-    path = os.path.join(default_cache_folder(), "layouts", f"{digest.hexdigest()[:20]}.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):  # not cached yet (or unreadable): build it
-        pass
+    key = derived_key(folder, ("config.json",), ("torch", "transformers"), LAYOUT_FORMAT)
+    path = os.path.join(default_cache_folder(), "layouts", f"{key}.json")
+    cached = read_derived(path)
+    if cached is not None:
+        return cached
     import torch
     from transformers import AutoConfig, AutoModel
 
@@ -278,15 +315,7 @@ def encoder_layout(folder: str) -> dict:
         "expected": {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()},
         "ignored": [getattr(p, "pattern", p) for p in getattr(skeleton, "_keys_to_ignore_on_load_unexpected", None) or []],
     }
-    try:  # written whole, then renamed: a reader never sees half of it
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".partial", delete=False,
-                                         encoding="utf-8") as handle:
-            json.dump(layout, handle)
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
-    except OSError as error:  # a read-only or full cache: the check still holds, uncached
-        logger.debug("could not cache the encoder layout in %s: %s", path, error)
+    write_derived(path, layout)
     return layout
 
 
