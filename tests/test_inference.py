@@ -3,6 +3,7 @@ three engines (PyTorch, ONNX Runtime, OpenVINO) giving transformers' vectors."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -107,28 +108,38 @@ def test_batch_plan_covers_every_sequence_once_and_costs_no_more_than_fixed_batc
                 total += policy.new_shape_cost
         return total
 
+    def fixed_batches(lengths, policy):
+        """Full batches in order, as many rows as the positions cap lets each hold."""
+        plan, start = [], 0
+        while start < len(lengths):
+            rows = policy.max_sequences
+            if policy.max_positions:
+                rows = max(1, min(rows, policy.max_positions // policy.padded_length(lengths[start], 512)))
+            plan.append((start, min(start + rows, len(lengths))))
+            start = plan[-1][1]
+        return plan
+
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.integers(1, 512), max_size=200), st.integers(1, 64), st.integers(0, 500),
-           st.sampled_from([1, 8]), st.sampled_from([0, 400]),
+           st.sampled_from([1, 8]), st.sampled_from([0, 400]), st.sampled_from([0, 64, 512, 2048]),
            st.sets(st.tuples(st.integers(1, 64), st.sampled_from(range(8, 520, 8))), max_size=30))
-    def check(lengths, batch_size, overhead, multiple, shape_cost, recent):
+    def check(lengths, batch_size, overhead, multiple, shape_cost, max_positions, recent):
         lengths = sorted(lengths, reverse=True)
-        policy = BatchPolicy(batch_size, overhead, multiple, shape_cost)
+        policy = BatchPolicy(batch_size, overhead, multiple, shape_cost, max_positions)
         recent = frozenset(recent)
         plan = plan_batches(lengths, policy, recent, 512)
         assert [i for a, b in plan for i in range(a, b)] == list(range(len(lengths)))
         assert all(1 <= b - a <= batch_size for a, b in plan)
-        fixed = [(a, min(a + batch_size, len(lengths))) for a in range(0, len(lengths), batch_size)]
-        assert cost(lengths, plan, policy, recent) <= cost(lengths, fixed, policy, recent)
+        if max_positions:  # a batch over the cap is one sequence longer than the cap
+            assert all(b - a == 1 or (b - a) * policy.padded_length(lengths[a], 512) <= max_positions for a, b in plan)
+        assert cost(lengths, plan, policy, recent) <= cost(lengths, fixed_batches(lengths, policy), policy, recent)
 
     check()
 
 
-def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_path, real_sentences):
-    """OpenVINO builds kernels for each new batch shape (half a bf16 pass): the plan rounds
-    lengths and prefers shapes run lately, so a stream of chunks meets few shapes; padding to
-    the rounded length changes no vector beyond bf16's own noise."""
-    engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine="openvino"))
+@contextlib.contextmanager
+def recorded_batch_shapes(engine):
+    """The (rows, padded length) of every batch ``engine`` runs inside the block."""
     shapes = []
     forward = engine.forward
 
@@ -137,16 +148,38 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
         return forward(batch, read, length)
 
     engine.forward = recording
+    try:
+        yield shapes
+    finally:
+        del engine.forward
+
+
+def test_cpu_batches_of_long_sentences_hold_fewer_rows_and_the_same_vectors(minilm):
+    """An engine's buffers grow to the largest batch it ran: on a CPU, long sentences come in
+    batches of fewer rows (batchSize x 32 positions at most), with the vectors they get alone."""
+    long_sentence = ("the committee reviewed every proposal submitted before the deadline and " * 6).split()
+    sentences = [long_sentence[: 40 + i] for i in range(20)] + [["a", "short", "one"]] * 30
+    with recorded_batch_shapes(minilm) as shapes:
+        batched = minilm.embed(sentences).vectors
+    assert max(rows * length for rows, length in shapes) <= 16 * 32, shapes
+    assert max(rows for rows, _ in shapes) == 16  # short sentences still fill whole batches
+    alone = np.concatenate([minilm.embed([s]).vectors for s in sentences])
+    np.testing.assert_allclose(batched, alone, atol=1e-4)
+
+
+def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_path, real_sentences):
+    """OpenVINO builds kernels for each new batch shape (half a bf16 pass): the plan rounds
+    lengths and prefers shapes run lately, so a stream of chunks meets few shapes; padding to
+    the rounded length changes no vector beyond bf16's own noise."""
+    engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine="openvino"))
     import random
 
     from sparktext.inference.batching import BatchPolicy, plan_batches
 
     shuffled = random.Random(0)
     chunks = [shuffled.sample(real_sentences, 60) for _ in range(8)]  # a stream of different chunks
-    try:
+    with recorded_batch_shapes(engine) as shapes:
         results = [engine.embed(chunk) for chunk in chunks]
-    finally:
-        del engine.forward
     assert all(length % 8 == 0 for _, length in shapes)
     plain = set()  # the shapes the length-only plan (as in fp32) cuts from the same chunks
     for chunk in chunks:

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 
-from sparktext.inference.batching import AUTO_BATCH_SIZE_DOC
+from sparktext.inference.batching import BATCH_SIZE_DOC
 from sparktext.inference.engine import POOLING_STRATEGIES
 from sparktext.text.cleanup import CLEANUP_MODES
 
@@ -104,7 +104,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("HasSplitPattern", "splitPattern", "regex to split tokens at inside; takes priority over splitChars",
               "TypeConverters.toString", "str"),
     # BertEmbeddings, BertSentenceEmbeddings (and SentenceEmbeddings: dimension, storageRef).
-    ParamSpec("HasBatchSize", "batchSize", f"sequences per forward pass; {AUTO_BATCH_SIZE_DOC}",
+    ParamSpec("HasBatchSize", "batchSize", BATCH_SIZE_DOC,
               'int_at_least("batchSize", 0)', "int", "0"),
     ParamSpec("HasMaxSentenceLength", "maxSentenceLength", "wordpieces per window, [CLS] and [SEP] included (3..512)",
               'int_in_range("maxSentenceLength", 3, 512, "wordpieces per window, [CLS] and [SEP] included")', "int",

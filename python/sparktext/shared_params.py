@@ -594,7 +594,7 @@ class HasBatchSize(StageParams):
     batchSize: Param[int] = Param(
         Params._dummy(),
         "batchSize",
-        "sequences per forward pass; 0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)",
+        "sequences per forward pass at most (on a CPU also at most 32 x this many wordpieces: fewer rows when they are long); 0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)",
         typeConverter=int_at_least("batchSize", 0),
     )
 

@@ -8,6 +8,13 @@ sentences, which is what one Spark partition or Arrow chunk holds: on EWT web te
 lengths, minimising the positions the model computes (rows x padded length) plus a fixed cost
 per forward pass, with at most ``max_sequences`` sequences per batch.
 
+On a CPU a batch also holds at most ``max_sequences x 32`` positions: full batches for
+sentences up to 32 wordpieces (most of web text), fewer rows for longer ones. An engine's
+buffers grow to the largest batch it has run and stay there, so without the cap a worker's
+memory rose with the rows it embedded (more rows, more full batches of long sentences);
+smaller batches of long sentences run as fast (docs/performance.md, "Worker memory: a cap on
+a batch's positions").
+
 Some engines pay for each batch *shape* they have not run lately: OpenVINO's CPU plugin builds
 kernels for every new (rows, length) it meets, which in bf16 costs about half a forward pass
 (docs/performance.md). For those the policy rounds padded lengths up to a multiple and charges
@@ -29,6 +36,9 @@ from typing import Sequence
 #: cutting a dense run of equal lengths into many tiny batches (each pass has Python overhead,
 #: and small matrices use the cores poorly). Chosen by measurement (docs/performance.md).
 BATCH_OVERHEAD_POSITIONS = 48
+#: On a CPU, a batch's positions (rows x padded length) are capped at ``max_sequences`` times
+#: this: what bounds an engine's buffers, which grow to the largest batch run (module doc).
+CPU_POSITIONS_PER_SEQUENCE = 32
 #: A GPU computes thousands of positions in the time a launch takes: there, fill batches.
 GPU_BATCH_OVERHEAD_POSITIONS = 1024
 #: OpenVINO bf16 on CPU: the cost of a batch shape the engine has not run lately, in positions,
@@ -50,6 +60,11 @@ SENTENCES_PER_CHUNK = 4096
 
 #: What ``batchSize`` 0 (auto, the default) means, in words for the param's doc string.
 AUTO_BATCH_SIZE_DOC = "0: auto (CPU: 16 in fp32, 32 in bf16; GPU: 64)"
+#: What ``batchSize`` caps, in words for the param's doc string.
+BATCH_SIZE_DOC = (
+    f"sequences per forward pass at most (on a CPU also at most {CPU_POSITIONS_PER_SEQUENCE} x this many "
+    f"wordpieces: fewer rows when they are long); {AUTO_BATCH_SIZE_DOC}"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +82,16 @@ class BatchPolicy:
     new_shape_cost : int
         The extra cost, in positions, of a (rows, length) shape not in the engine's recent
         shapes (0: shapes cost nothing of their own).
+    max_positions : int
+        At most this many padded positions (rows x padded length) per batch; a sequence
+        longer than that still runs, alone (0: no cap).
     """
 
     max_sequences: int
     pass_cost: int
     length_multiple: int = 1
     new_shape_cost: int = 0
+    max_positions: int = 0
 
     def padded_length(self, longest: int, limit: int) -> int:
         """The length a batch whose longest sequence has ``longest`` positions is padded to,
@@ -95,13 +114,14 @@ def batch_policy(batch_size: int, device: str, precision: str, engine: str = "to
 
     On CPU, caps of 16 and 32 run alike in fp32 once :func:`plan_batches` cuts the batches;
     bf16's matrix instructions want 32; a GPU wants larger batches (benchmarks/bench_bert.py).
+    On CPU, batches of long sequences hold fewer rows (``CPU_POSITIONS_PER_SEQUENCE``).
 
-    >>> batch_policy(0, "cpu", "fp32").max_sequences, batch_policy(0, "cpu", "bf16").max_sequences
-    (16, 32)
+    >>> batch_policy(0, "cpu", "fp32")
+    BatchPolicy(max_sequences=16, pass_cost=48, length_multiple=1, new_shape_cost=0, max_positions=512)
     >>> batch_policy(0, "cuda:0", "fp16")
-    BatchPolicy(max_sequences=64, pass_cost=1024, length_multiple=1, new_shape_cost=0)
+    BatchPolicy(max_sequences=64, pass_cost=1024, length_multiple=1, new_shape_cost=0, max_positions=0)
     >>> batch_policy(0, "cpu", "bf16", "openvino")
-    BatchPolicy(max_sequences=32, pass_cost=48, length_multiple=8, new_shape_cost=400)
+    BatchPolicy(max_sequences=32, pass_cost=48, length_multiple=8, new_shape_cost=400, max_positions=1024)
     >>> batch_policy(-1, "cpu", "fp32")
     Traceback (most recent call last):
     ...
@@ -112,12 +132,13 @@ def batch_policy(batch_size: int, device: str, precision: str, engine: str = "to
     if device.startswith("cuda"):
         return BatchPolicy(batch_size or 64, GPU_BATCH_OVERHEAD_POSITIONS)
     size = batch_size or (32 if precision == "bf16" else 16)
+    positions = size * CPU_POSITIONS_PER_SEQUENCE
     if engine == "openvino" and precision == "bf16":
         # In fp32 the same rounding and shape cost measured no faster (the kernels are built as
         # fast, the passes take longer): there the plan stays as it was.
         return BatchPolicy(size, BATCH_OVERHEAD_POSITIONS, OPENVINO_BF16_LENGTH_MULTIPLE,
-                           OPENVINO_BF16_NEW_SHAPE_POSITIONS)
-    return BatchPolicy(size, BATCH_OVERHEAD_POSITIONS)
+                           OPENVINO_BF16_NEW_SHAPE_POSITIONS, positions)
+    return BatchPolicy(size, BATCH_OVERHEAD_POSITIONS, max_positions=positions)
 
 
 class ShapeHistory:
@@ -155,8 +176,8 @@ def plan_batches(
 
     Minimises the sum over batches of ``rows x padded length + pass_cost``, plus
     ``new_shape_cost`` for each batch whose (rows, padded length) is not in ``recent``, with at
-    most ``max_sequences`` rows per batch; padded lengths as :meth:`BatchPolicy.padded_length`
-    with ``limit``. In O(len(lengths) x max_sequences).
+    most ``max_sequences`` rows and ``max_positions`` positions per batch; padded lengths as
+    :meth:`BatchPolicy.padded_length` with ``limit``. In O(len(lengths) x max_sequences).
 
     Examples
     --------
@@ -167,6 +188,8 @@ def plan_batches(
     >>> shaped = BatchPolicy(4, 0, length_multiple=8, new_shape_cost=100)
     >>> plan_batches([12, 12, 11, 10], shaped, recent=frozenset({(2, 16)}))
     [(0, 2), (2, 4)]
+    >>> plan_batches([300, 100, 100, 20, 20], BatchPolicy(4, 48, max_positions=200))
+    [(0, 1), (1, 3), (3, 5)]
     """
     count = len(lengths)
     size = policy.max_sequences
@@ -175,11 +198,13 @@ def plan_batches(
     padded = [policy.padded_length(length, limit) for length in lengths]
     best = [0.0] + [float("inf")] * count  # best[i]: cheapest plan of the first i sequences
     cut = [0] * (count + 1)
-    shape_cost = policy.new_shape_cost
+    shape_cost, budget = policy.new_shape_cost, policy.max_positions
     for stop in range(1, count + 1):
         for start in range(max(0, stop - size), stop):
             rows = stop - start
             # Sorted longest first: the batch's longest is its first sequence.
+            if budget and rows > 1 and rows * padded[start] > budget:
+                continue
             cost = best[start] + rows * padded[start] + policy.pass_cost
             if shape_cost and (rows, padded[start]) not in recent:
                 cost += shape_cost

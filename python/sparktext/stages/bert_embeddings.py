@@ -37,8 +37,9 @@ class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):
         grouped into model sequences by their ``sentence`` metadata.
     outputCol : str, default "embeddings"
     batchSize : int, default 0
-        Sequences per forward pass; 0 picks by device and precision
-        (:func:`sparktext.inference.batching.batch_policy` says how).
+        Sequences per forward pass at most; 0 picks by device and precision
+        (:func:`sparktext.inference.batching.batch_policy` says how). On a CPU a batch also
+        holds at most 32 x ``batchSize`` wordpieces: long sentences come in smaller batches.
     maxSentenceLength : int, default 128
         Wordpieces per window, [CLS] and [SEP] included (3..512).
     caseSensitive : bool
