@@ -97,6 +97,26 @@ def test_a_later_process_checks_the_same_model_without_torch(tmp_path, tiny_bert
     assert runs[1]["error"] == runs[0]["error"] and "prefix 'model.bert.'" in runs[1]["error"]
 
 
+def test_a_cache_write_that_fails_midway_leaves_no_partial_file(tmp_path, monkeypatch, caplog):
+    """A full disk while a derived cache entry (tokenizer, encoder layout) is written: the
+    entry is not cached, the half-written file is removed, and the next read builds again."""
+    import errno
+
+    from sparktext.pretrained import checkpoint
+
+    def disk_full(value, handle):
+        handle.write('{"half": ')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.json, "dump", disk_full)
+    path = tmp_path / "cache" / "entry.json"
+    with caplog.at_level("WARNING", logger="sparktext.pretrained.checkpoint"):
+        checkpoint.write_derived(str(path), {"key": "value"})
+    assert "No space left" in caplog.text
+    assert os.listdir(path.parent) == []
+    assert checkpoint.read_derived(str(path)) is None
+
+
 def test_a_missing_layer_is_refused(tmp_path, tiny_bert_path):
     folder = copy_of(tiny_bert_path, tmp_path / "missing_layer")
     rewrite_weights(folder, lambda weights: {k: v for k, v in weights.items() if not k.startswith("encoder.layer.1.")})

@@ -270,15 +270,24 @@ def write_derived(path: str, value: dict) -> None:
     never sees half of it, and of several processes saving the same key at once the last
     wins (their contents are the same). A read-only or full cache folder only logs: what was
     derived still serves this process."""
+    partial = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".partial", delete=False,
                                          encoding="utf-8") as handle:
+            partial = handle.name
             json.dump(value, handle)
-        os.chmod(handle.name, 0o644)  # NamedTemporaryFile's file is private; the cache is shared
-        os.replace(handle.name, path)
+        os.chmod(partial, 0o644)  # NamedTemporaryFile's file is private; the cache is shared
+        os.replace(partial, path)
+        partial = None
     except OSError as error:
         logger.warning("could not cache %s: %s", path, error)
+    finally:
+        if partial is not None:  # a half-written file helps nobody, least of all on a full disk
+            try:
+                os.remove(partial)
+            except OSError:
+                logger.debug("could not remove %s", partial)
 
 
 #: Part of :func:`encoder_layout`'s cache key: bump it when what is saved changes.
