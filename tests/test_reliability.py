@@ -206,8 +206,8 @@ def test_worker_memory_stays_flat_when_a_partition_grows_tenfold(tmp_path):
     materialised_mb = (large["vectors"] - small["vectors"]) * 384 * 4 / 2**20
     assert materialised_mb > 300  # what holding the 10x run's vectors at once would add
     # What grows is the engine's buffers, sized by the largest batch it has run (capped on a
-    # CPU, inference/batching.py), and the bigger input batch (measured: 436 -> 485 MB); never
-    # the output.
+    # CPU, inference/batching.py), and the bigger input batch (docs/performance.md, "Worker
+    # memory: a cap on a batch's positions"); never the output.
     assert large["peak_mb"] - small["peak_mb"] < materialised_mb / 2, runs
 
 
