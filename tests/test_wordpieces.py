@@ -128,3 +128,22 @@ def test_a_worker_with_the_caches_warm_imports_no_torch(tmp_path, tiny_bert_path
     assert runs[0]["torch"] and runs[0]["transformers"]  # cold: the export and AutoTokenizer need them
     assert not runs[1]["torch"] and not runs[1]["transformers"]
     assert runs[1]["vectors"] == runs[0]["vectors"]
+
+
+@pytest.mark.parametrize("missing", [(), ("tokenizer_config.json", "special_tokens_map.json")])
+def test_load_saved_model_reports_the_case_transformers_tokenizes_with(model_folder, missing, tmp_path):
+    """caseSensitive says what the tokenizer does, for every way a folder can say it (or leave it to
+    transformers' defaults): a folder whose files never mention lowercasing is still lowercased
+    by transformers 5's BertTokenizer, and must not be reported as case sensitive."""
+    from transformers import AutoTokenizer
+
+    from sparktext import BertEmbeddings
+
+    folder = shutil.copytree(model_folder, tmp_path / "model")
+    for name in missing:
+        if os.path.exists(folder / name):
+            os.remove(folder / name)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    keeps_case = tokenizer.tokenize("Hello WORLD") != tokenizer.tokenize("hello world")
+    assert BertEmbeddings.loadSavedModel(str(folder)).getCaseSensitive() is keeps_case
+    assert load_wordpieces(str(folder), str(tmp_path / "cache")).lowercases is not keeps_case

@@ -52,6 +52,8 @@ PROBE_WORDS = (
     ["[CLS]", "[SEP]", "[MASK]", "[UNK]", "[PAD]", "<s>", "##ing"],
 )
 PROBE_TEXTS = tuple(" ".join(words) for words in PROBE_WORDS) + ("[CLS] text [SEP] more [MASK]", "")
+#: Mixed case, for asking a normaliser whether it lowercases.
+CASE_PROBE = "Hello WORLD"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +93,11 @@ class Wordpieces:
         """Each text's piece ids."""
         return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=False)]
 
+    @property
+    def lowercases(self) -> bool:
+        """Whether text is lowercased before it is cut into pieces (an uncased model)."""
+        return _normalizer_lowercases(self.backend)
+
 
 class TransformersWordpieces(Wordpieces):
     """transformers' tokenizer itself, where its backend alone would encode differently."""
@@ -114,6 +121,10 @@ class TransformersWordpieces(Wordpieces):
         return self.tokenizer(
             list(texts), add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
         )["input_ids"]
+
+    @property
+    def lowercases(self) -> bool:
+        return _normalizer_lowercases(self.tokenizer.backend_tokenizer)
 
 
 def load_wordpieces(model_path: str, cache_root: str) -> Wordpieces:
@@ -171,6 +182,14 @@ def _transformers_tokenizer(model_path: str) -> Any:
     # length is longer than the specified maximum ... will result in indexing errors" would be false.
     tokenizer.model_max_length = sys.maxsize
     return tokenizer
+
+
+def _normalizer_lowercases(backend: Any) -> bool:
+    # Asked of the normaliser transformers built, not read from the folder's files: which file
+    # decides (tokenizer_config.json's do_lower_case, tokenizer.json's normaliser, or the class
+    # default when neither says) is transformers' choice, and it has changed between versions.
+    normalizer = backend.normalizer
+    return normalizer is not None and normalizer.normalize_str(CASE_PROBE) == CASE_PROBE.lower()
 
 
 def _encodes_alike(candidate: Wordpieces, reference: Wordpieces) -> bool:

@@ -384,22 +384,6 @@ def check_safetensors_file(path: str) -> dict:
     return header
 
 
-def tokenizer_lowercases(folder: str) -> bool:
-    """Whether the checkpoint's tokenizer lowercases (an uncased model)."""
-    path = os.path.join(folder, "tokenizer_config.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            settings = json.load(handle)
-        if "do_lower_case" in settings:
-            return bool(settings["do_lower_case"])
-    tokenizer_json = os.path.join(folder, "tokenizer.json")
-    if os.path.exists(tokenizer_json):
-        with open(tokenizer_json, encoding="utf-8") as handle:
-            normalizer = json.load(handle).get("normalizer") or {}
-        return bool(normalizer.get("lowercase", False))
-    return False
-
-
 #: errno values that mean "the disk (or the process's file size limit, or a quota) is full".
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 

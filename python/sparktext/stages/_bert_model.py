@@ -26,6 +26,7 @@ from sparktext.errors import SchemaError
 from sparktext.inference.device import EngineOptions
 from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.runtimes import EngineNotAvailableError, check_engine_settings
+from sparktext.inference.wordpieces import load_wordpieces
 from sparktext.params import log_no_op
 from sparktext.session import local_master_threads
 from sparktext.shared_params import (
@@ -45,7 +46,6 @@ from sparktext.pretrained.checkpoint import (
     copy_checkpoint,
     model_files,
     read_checkpoint_config,
-    tokenizer_lowercases,
 )
 from sparktext.pretrained.catalog import ModelEntry, find_model
 from sparktext.pretrained.resolve import is_uri, join_location, resolve_pretrained
@@ -197,7 +197,8 @@ class BertModelStage(
 
         The folder is read on the driver; on a cluster it is shipped to the executors with
         Spark's file distribution at ``transform()``, so it needs no shared filesystem.
-        ``spark`` is accepted for Spark NLP compatibility.
+        ``caseSensitive`` is False where the tokenizer transformers builds from the folder
+        lowercases. ``spark`` is accepted for Spark NLP compatibility.
 
         Parameters
         ----------
@@ -223,7 +224,7 @@ class BertModelStage(
         return cls(
             modelPath=os.path.abspath(folder),
             dimension=int(config["hidden_size"]),
-            caseSensitive=not tokenizer_lowercases(folder),
+            caseSensitive=not load_wordpieces(folder, cache_folder(spark)).lowercases,
             storageRef=os.path.basename(os.path.normpath(folder)),
         )
 
