@@ -56,6 +56,36 @@ def test_a_vocab_txt_alone_is_enough(tmp_path, tiny_bert_path):
     assert BertEmbeddings.loadSavedModel(str(folder)).getDimension() == 32
 
 
+
+def test_added_tokens_travel_with_a_saved_stage(spark, tmp_path, tiny_bert_path):
+    """``added_tokens.json`` (old checkpoints keep their added words there) changes how words
+    are cut: a saved stage -- what another machine gets -- must carry it."""
+    from pyspark.ml import PipelineModel
+    from transformers import BertModel
+
+    from sparktext import TokenizerModel
+
+    folder = copy_of(tiny_bert_path, tmp_path / "added")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+    added_id = len((folder / "vocab.txt").read_text().splitlines())
+    (folder / "added_tokens.json").write_text(json.dumps({"zebrafish": added_id}))
+    model = BertModel.from_pretrained(str(folder))
+    model.resize_token_embeddings(added_id + 1, mean_resizing=False)
+    model.save_pretrained(str(folder))
+    BertEmbeddings.loadSavedModel(str(folder)).write().save(str(tmp_path / "saved"))
+    shutil.rmtree(folder)
+
+    pipeline = PipelineModel(stages=[
+        DocumentAssembler(inputCol="text"),
+        SentenceDetector(inputCols=["document"], outputCol="sentence"),
+        TokenizerModel(inputCols=["sentence"], outputCol="token"),
+        BertEmbeddings.load(str(tmp_path / "saved")).setInputCols("sentence", "token"),
+    ])
+    annotations = LightPipeline(pipeline).fullAnnotate("zebrafish hello")[0]["embeddings"]
+    assert [a.metadata["token"] for a in annotations] == ["zebrafish", "hello"]
+    assert annotations[0].metadata["pieceId"] == str(added_id)
+
 # -- 2. weights that do not fit the model --------------------------------------------------
 
 def test_weights_under_another_prefix_are_refused(tmp_path, tiny_bert_path):

@@ -34,6 +34,7 @@ MODEL_FILE_PATTERNS = (
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
+    "added_tokens.json",
     "vocab.txt",
 )
 
