@@ -373,10 +373,15 @@ def main() -> None:
     import openvino
     import onnxruntime
 
+    from sparktext.inference.device import cpu_multiplies_bf16
+
     print(f"\n{args.model} {args.precision}, {args.master}, sparktext engine {stage.getEngine()}, torch {torch.__version__}, "
           f"OpenVINO {openvino.__version__}, ONNX Runtime {onnxruntime.__version__}, "
           f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of EWT dev: {len(sentences)} sentences, {rows} tokens, "
           f"{pieces} wordpieces (with [CLS]/[SEP])")
+    if args.precision == "bf16" and cpu_multiplies_bf16() is False:
+        print("this CPU has no bf16 instructions (AVX-512 BF16, AMX): OpenVINO computes bf16 requests in fp32, "
+              "and sparktext runs them as fp32")
     print(f"{'approach':66} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
     names = {"openvino": f"OpenVINO {args.precision}", "onnx": "ONNX Runtime fp32 (CPU provider)",
              "torch": f"PyTorch eager {args.precision}"}

@@ -18,7 +18,7 @@ from pyspark import TaskContext
 from pyspark.resource import ResourceInformation
 
 from sparktext.inference import device
-from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
+from sparktext.inference.device import EngineOptions, cpu_multiplies_bf16, resolve_device, resolve_precision
 from sparktext.inference.engine import BertEngine
 from sparktext.stages._bert_model import EmbeddingSettings
 
@@ -98,6 +98,22 @@ def test_half_precision_by_default_on_a_gpu_fp32_on_the_cpu():
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16"
     assert resolve_precision("fp32", "cuda:0") == "fp32"
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["processor\t: 0", "flags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16 avx512_vnni"], True),  # AVX-512 BF16
+    (["flags\t\t: fpu avx2 amx_bf16 amx_tile"], True),  # AMX
+    (["flags\t\t: fpu sse2 avx avx2 fma"], False),  # AVX2 only: bf16 is emulated
+    (["flags\t\t: fpu avx512f avx512bw avx512_vnni"], False),  # AVX-512 without BF16
+    (["Features\t: fp asimd sve bf16 i8mm"], True),  # Arm
+    (["Features\t: fp asimd evtstrm"], False),
+    (["processor\t: 0"], None),  # no flags line: cannot tell
+])
+def test_bf16_instructions_are_read_from_the_cpu_flags(tmp_path, lines, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("\n".join(lines) + "\n")
+    assert cpu_multiplies_bf16(str(cpuinfo)) is expected
+    assert cpu_multiplies_bf16(str(tmp_path / "absent")) is None
 
 
 @pytest.mark.parametrize("cpus", [1, 2])  # OpenVINO caps threads at the machine's cores

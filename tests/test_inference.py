@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 
 import numpy as np
 import pytest
 import torch
 
 from sparktext.inference import engine as engine_module
-from sparktext.inference.device import EngineOptions
+from sparktext.inference.device import EngineOptions, cpu_multiplies_bf16
 from sparktext.inference.engine import BertEngine, get_engine
 from sparktext.inference.windows import plan_windows, token_piece_spans
 
@@ -172,6 +173,8 @@ def test_openvino_bf16_batches_reuse_a_few_shapes_and_keep_every_vector(minilm_p
     lengths and prefers shapes run lately, so a stream of chunks meets few shapes; padding to
     the rounded length changes no vector beyond bf16's own noise."""
     engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine="openvino"))
+    if engine.precision != "bf16":
+        pytest.skip("this CPU has no bf16 instructions: OpenVINO computes in fp32, batched as fp32")
     import random
 
     from sparktext.inference.batching import BatchPolicy, plan_batches
@@ -197,9 +200,44 @@ def test_bf16_on_cpu_stays_close_to_fp32(minilm_path, real_sentences, engine):
     fp32 = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="torch")).embed(real_sentences).vectors
     bf16_engine = get_engine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine=engine))
     bf16 = bf16_engine.embed(real_sentences).vectors
+    if bf16_engine.precision == "fp32":  # OpenVINO on a CPU without bf16 instructions: says so, exact
+        assert engine == "openvino" and cpu_multiplies_bf16() is not True
+        np.testing.assert_allclose(bf16, fp32, atol=1e-4)
+        return
     cosine = (fp32 * bf16).sum(1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(bf16, axis=1))
     assert cosine.min() >= 0.99, cosine.min()
-    assert not np.array_equal(fp32, bf16)  # bf16 really ran: the engine did not fall back to fp32
+    assert np.abs(fp32 - bf16).max() > 1e-3  # bf16 really ran: the engine did not fall back to fp32
+
+
+def test_openvino_without_bf16_instructions_runs_and_says_fp32(minilm_path, real_sentences, monkeypatch, caplog):
+    """Where OpenVINO computes a bf16 request in f32 (a CPU without bf16 instructions), the
+    engine says fp32 -- in its log and its precision -- plans fp32's batches, and the vectors
+    are fp32's."""
+    from sparktext.inference import runtimes
+
+    compile_as_asked = runtimes.OpenVinoRuntime.__init__
+
+    def cpu_without_bf16(runtime, graph, precision, threads, streams=1):
+        compile_as_asked(runtime, graph, "fp32", threads, streams)  # what OpenVINO does there
+
+    monkeypatch.setattr(runtimes.OpenVinoRuntime, "__init__", cpu_without_bf16)
+    with caplog.at_level(logging.WARNING, logger="sparktext"):
+        engine = BertEngine(minilm_path, EngineOptions(device="cpu", precision="bf16", engine="openvino"))
+    assert engine.precision == "fp32"
+    assert "precision 'bf16': this CPU has no bf16 instructions" in caplog.text and "computes in fp32" in caplog.text
+    with recorded_batch_shapes(engine) as shapes:
+        vectors = engine.embed(real_sentences).vectors
+    assert max(rows for rows, _ in shapes) == 16  # fp32's batches, not bf16's 32
+    exact = get_engine(minilm_path, EngineOptions(device="cpu", precision="fp32", engine="openvino")).embed(real_sentences).vectors
+    np.testing.assert_allclose(vectors, exact, atol=1e-5)
+
+
+def test_pytorch_bf16_on_a_cpu_without_bf16_instructions_warns(tiny_bert_path, monkeypatch, caplog):
+    monkeypatch.setattr(engine_module, "cpu_multiplies_bf16", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="sparktext"):
+        engine = BertEngine(tiny_bert_path, EngineOptions(device="cpu", precision="bf16", engine="torch"))
+    assert engine.precision == "bf16"  # asked for by name: it runs, slowly, and the log says why
+    assert "PyTorch emulates them, several times slower than fp32: use precision 'fp32'" in caplog.text
 
 
 def test_tokens_without_pieces_get_a_vector_and_are_oov(tiny_bert_path):

@@ -120,6 +120,26 @@ def gpu_driver_present() -> bool:
     return any(os.path.exists(path) for path in GPU_DRIVER_PATHS)
 
 
+#: CPU feature flags (``/proc/cpuinfo``) of bf16 matrix instructions: x86's AVX-512 BF16 and
+#: AMX, Arm's BF16. Without one, bf16 buys no speed: OpenVINO computes in fp32 instead, and
+#: PyTorch emulates bf16, several times slower than fp32 (docs/performance.md).
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_multiplies_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU has bf16 matrix instructions (:data:`BF16_CPU_FLAGS`); None where
+    that cannot be told (no ``cpuinfo`` file, as outside Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip().lower() in ("flags", "features"):  # x86, Arm
+                    return not BF16_CPU_FLAGS.isdisjoint(value.split())
+    except OSError:
+        return None
+    return None
+
+
 def resolve_device(setting: str, gpus: tuple[str, ...] = ()) -> str:
     """A torch device string for ``setting``, given the task's GPU addresses ``gpus`` (``auto``:
     the task's GPU, else the first, else CPU)."""

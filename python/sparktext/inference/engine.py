@@ -32,7 +32,7 @@ import numpy as np
 
 from sparktext.errors import ModelOutputError
 from sparktext.inference.batching import ShapeHistory, batch_policy, plan_batches
-from sparktext.inference.device import EngineOptions, resolve_device, resolve_precision
+from sparktext.inference.device import EngineOptions, cpu_multiplies_bf16, resolve_device, resolve_precision
 from sparktext.inference.export import ExportError
 from sparktext.inference.runtimes import choose_engine, load_runtime
 from sparktext.inference.slots import CoreSlots
@@ -138,11 +138,29 @@ class BertEngine:
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
             self.core_slots = None
+        if self.device == "cpu" and self.precision == "bf16":
+            self.precision = self._bf16_on_this_cpu()
         self.recent_shapes = ShapeHistory()  # what the batch plan reuses (inference/batching.py)
         logger.info(
             "loaded %s on %s (%s, %s) in %.1f s", model_path, self.device, self.engine, self.precision,
             time.perf_counter() - started,
         )
+
+    def _bf16_on_this_cpu(self) -> str:
+        """The precision a bf16 request runs in on this CPU, with a warning where bf16 buys
+        no speed: a CPU without bf16 instructions."""
+        if self.engine == "openvino" and self.runtime.precision == "fp32":
+            logger.warning(
+                "precision 'bf16': this CPU has no bf16 instructions (AVX-512 BF16, AMX), so OpenVINO computes "
+                "in fp32: the vectors are fp32's, at fp32's speed (precision 'fp32' says so)"
+            )
+            return "fp32"  # and batches are planned as for fp32, which is what runs
+        if self.engine == "torch" and cpu_multiplies_bf16() is False:
+            logger.warning(
+                "precision 'bf16': this CPU has no bf16 instructions (AVX-512 BF16, AMX, Arm BF16), and PyTorch "
+                "emulates them, several times slower than fp32: use precision 'fp32' (or install openvino)"
+            )
+        return "bf16"
 
     # -- preprocess ---------------------------------------------------------------------------
     def preprocess(

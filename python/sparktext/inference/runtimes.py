@@ -213,6 +213,9 @@ class OpenVinoRuntime:
             "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_CAPACITY,
         }
         self.compiled = openvino.Core().compile_model(graph, "CPU", config)
+        # What it computes in: a CPU without bf16 instructions runs a bf16 request in f32.
+        computed = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.precision = "bf16" if computed == openvino.Type.bf16 else "fp32"
         self._outputs = {o.get_any_name(): o for o in self.compiled.outputs}
         # An infer request is not safe to share between threads (LightPipeline may call from several).
         self._local = threading.local()

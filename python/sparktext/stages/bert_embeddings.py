@@ -53,7 +53,8 @@ class BertEmbeddings(BertModelStage, HasTokenPoolingStrategy):
     device : str, default "auto"
         ``auto`` (the task's GPU, else the first GPU, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
     precision : str, default "auto"
-        ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16``.
+        ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16`` (faster on CPUs with
+        bf16 instructions; on others OpenVINO computes in fp32 and logs a warning).
     engine : str, default "auto"
         What runs the model: ``auto`` takes the fastest installed engine for the device and
         precision (CPU: OpenVINO, then ONNX Runtime for fp32, then PyTorch; GPU: PyTorch),
