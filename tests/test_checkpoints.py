@@ -31,6 +31,20 @@ def rewrite_weights(folder: pathlib.Path, change) -> None:
     save_file(change(load_file(str(path))), str(path), metadata={"format": "pt"})
 
 
+def model_pipeline(embeddings: BertEmbeddings):
+    """Document, sentences and tokens by the rule stages, then ``embeddings``: ready to run."""
+    from pyspark.ml import PipelineModel
+
+    from sparktext import TokenizerModel
+
+    return PipelineModel(stages=[
+        DocumentAssembler(inputCol="text"),
+        SentenceDetector(inputCols=["document"], outputCol="sentence"),
+        TokenizerModel(inputCols=["sentence"], outputCol="token"),
+        embeddings.setInputCols("sentence", "token"),
+    ])
+
+
 # -- 1. tokenizer files ----------------------------------------------------------------------
 
 def test_a_checkpoint_without_tokenizer_files_is_refused(tmp_path, tiny_bert_path):
@@ -56,14 +70,10 @@ def test_a_vocab_txt_alone_is_enough(tmp_path, tiny_bert_path):
     assert BertEmbeddings.loadSavedModel(str(folder)).getDimension() == 32
 
 
-
 def test_added_tokens_travel_with_a_saved_stage(spark, tmp_path, tiny_bert_path):
     """``added_tokens.json`` (old checkpoints keep their added words there) changes how words
     are cut: a saved stage -- what another machine gets -- must carry it."""
-    from pyspark.ml import PipelineModel
     from transformers import BertModel
-
-    from sparktext import TokenizerModel
 
     folder = copy_of(tiny_bert_path, tmp_path / "added")
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -76,15 +86,11 @@ def test_added_tokens_travel_with_a_saved_stage(spark, tmp_path, tiny_bert_path)
     BertEmbeddings.loadSavedModel(str(folder)).write().save(str(tmp_path / "saved"))
     shutil.rmtree(folder)
 
-    pipeline = PipelineModel(stages=[
-        DocumentAssembler(inputCol="text"),
-        SentenceDetector(inputCols=["document"], outputCol="sentence"),
-        TokenizerModel(inputCols=["sentence"], outputCol="token"),
-        BertEmbeddings.load(str(tmp_path / "saved")).setInputCols("sentence", "token"),
-    ])
+    pipeline = model_pipeline(BertEmbeddings.load(str(tmp_path / "saved")))
     annotations = LightPipeline(pipeline).fullAnnotate("zebrafish hello")[0]["embeddings"]
     assert [a.metadata["token"] for a in annotations] == ["zebrafish", "hello"]
     assert annotations[0].metadata["pieceId"] == str(added_id)
+
 
 # -- 2. weights that do not fit the model --------------------------------------------------
 
@@ -245,16 +251,7 @@ def test_non_finite_vectors_fail_naming_the_model(nan_bert_path, engine, tmp_pat
 
 
 def test_non_finite_vectors_fail_in_a_pipeline(spark, nan_bert_path):
-    from pyspark.ml import PipelineModel
-
-    from sparktext import TokenizerModel
-
-    model = PipelineModel(stages=[
-        DocumentAssembler(inputCol="text"),
-        SentenceDetector(inputCols=["document"], outputCol="sentence"),
-        TokenizerModel(inputCols=["sentence"], outputCol="token"),
-        BertEmbeddings.loadSavedModel(nan_bert_path).setInputCols("sentence", "token"),
-    ])
+    model = model_pipeline(BertEmbeddings.loadSavedModel(nan_bert_path))
     with pytest.raises(ModelOutputError, match="nan_bert computed NaN"):
         LightPipeline(model).annotate("Hello world.")
     df = spark.createDataFrame([("Hello world.",)], "text string")
