@@ -87,23 +87,40 @@ def test_nobody_borrows_while_a_worker_waits_for_a_slot(group):
         thread.join(10)
 
 
-def test_a_worker_alone_runs_batches_side_by_side_with_the_same_vectors(minilm_path, group):
-    sentences = [["a", "short", "one"], ["this", "sentence", "is", "somewhat", "longer", "than", "that"]] * 40
-    alone = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1, machine_cores=2, core_group=group))
-    assert alone.core_slots is not None
+SENTENCES = [["a", "short", "one"], ["this", "sentence", "is", "somewhat", "longer", "than", "that"]] * 40
+
+
+def side_by_side_rounds(engine: BertEngine) -> tuple[np.ndarray, list[int]]:
+    """The engine's vectors for SENTENCES and how many batches each side-by-side round ran."""
     rounds = []
-    run_many = alone.runtime.run_many
+    run_many = engine.runtime.run_many
 
     def counting(jobs):
         rounds.append(len(jobs))
         return run_many(jobs)
 
-    alone.runtime.run_many = counting
-    vectors = alone.embed(sentences, batch_size=8).vectors
+    engine.runtime.run_many = counting
+    return engine.embed(SENTENCES, batch_size=8).vectors, rounds
+
+
+def test_a_worker_alone_runs_batches_side_by_side_with_the_same_vectors(minilm_path, group):
+    alone = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1, machine_cores=2, core_group=group))
+    assert alone.core_slots is not None
+    vectors, rounds = side_by_side_rounds(alone)
     assert rounds and max(rounds) == 2  # two batches at a time on the two cores
     single = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1))
     assert single.core_slots is None
-    np.testing.assert_allclose(vectors, single.embed(sentences, batch_size=8).vectors, atol=1e-5)
+    np.testing.assert_allclose(vectors, single.embed(SENTENCES, batch_size=8).vectors, atol=1e-5)
+
+
+def test_a_worker_borrows_one_core_however_many_idle(minilm_path, group, tmp_path):
+    # Each stream a worker runs keeps its own buffers: on a many-core machine a worker alone
+    # must not grow one per idle core. An absolute group is the folder of the slot files.
+    engine = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1, machine_cores=8,
+                                                   core_group=str(tmp_path / "slots")))
+    assert engine.core_slots.count == 8 and engine.core_slots.folder == str(tmp_path / "slots")
+    _, rounds = side_by_side_rounds(engine)
+    assert rounds and max(rounds) == 2
 
 
 def test_a_worker_whose_neighbour_is_busy_runs_one_batch_at_a_time(minilm_path, group):
@@ -117,12 +134,13 @@ def test_a_worker_whose_neighbour_is_busy_runs_one_batch_at_a_time(minilm_path, 
 
 def test_lending_through_spark_gives_the_vectors_of_a_job_without_it(spark, tiny_bert_path):
     import os
-    import tempfile
+    import shutil
 
+    from pyspark import SparkFiles
     from pyspark.ml import Pipeline
 
     from sparktext import BertEmbeddings, DocumentAssembler, SentenceDetector, Tokenizer
-    from sparktext.stages._bert_model import LEND_CORES_CONF
+    from sparktext.stages._bert_model import CORE_SLOTS_FOLDER, LEND_CORES_CONF
 
     texts = [(f"Sentence number {i} says hello. " * (1 + i % 7),) for i in range(60)]
     df = spark.createDataFrame(texts, "text string").coalesce(1)  # one task: the other slot idles
@@ -136,13 +154,14 @@ def test_lending_through_spark_gives_the_vectors_of_a_job_without_it(spark, tiny
         rows = pipeline.transform(df).select("embeddings").collect()
         return np.array([a.embeddings for r in rows for a in r.embeddings])
 
-    alone = vectors()
-    slot_folder = os.path.join(tempfile.gettempdir(), f"sparktext-slots-{os.getuid()}", spark.sparkContext.applicationId)
-    assert not os.path.exists(slot_folder)  # off by default
-    spark.conf.set(LEND_CORES_CONF, "true")
+    lent = vectors()  # on by default in local mode
+    slot_folder = os.path.join(SparkFiles.getRootDirectory(), CORE_SLOTS_FOLDER)  # Spark deletes it at stop()
+    assert os.path.isdir(slot_folder)  # the worker took part
+    shutil.rmtree(slot_folder)
+    spark.conf.set(LEND_CORES_CONF, "false")
     try:
-        lent = vectors()
-        assert os.path.isdir(slot_folder)  # the worker took part
+        alone = vectors()
+        assert not os.path.exists(slot_folder)  # it did not
         spark.conf.set(LEND_CORES_CONF, "yes please")
         with pytest.raises(ValueError, match="lendIdleCores must be 'true' or 'false', got 'yes please'"):
             pipeline.transform(df)

@@ -63,7 +63,8 @@ class EngineOptions:
         threads); more than ``threads`` lets a worker borrow the cores of idle task slots
         (OpenVINO, see inference/slots.py). 0: off.
     core_group : str
-        Which workers share those cores (the Spark application's id).
+        Which workers share those cores: the folder of their slot files (the Spark stages use
+        one in the application's temporary directory), or a name (see inference/slots.py).
 
     Examples
     --------

@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 POOLING_STRATEGIES = ("first", "mean", "last")
 SENTENCE_POOLING_STRATEGIES = ("pooler", "mean")
+#: Batches a worker runs side by side at most, its own slot's and borrowed ones': each stream
+#: keeps its own buffers once used (tens of MB for MiniLM), so on a many-core machine a worker
+#: borrows one idle core, not all of them (docs/performance.md, "Lending idle cores").
+MAX_SIDE_BY_SIDE = 2
 
 
 @dataclasses.dataclass
@@ -129,15 +133,18 @@ class BertEngine:
         # Cores of idle task slots can be borrowed where the runtime runs requests side by side.
         slots = options.task_slots() if self.engine == "openvino" and self.device == "cpu" else 1
         self.core_slots = CoreSlots(options.core_group or "default", slots) if slots > 1 else None
+        self.side_by_side = min(slots, MAX_SIDE_BY_SIDE)
         try:
-            self.runtime = load_runtime(self.engine, model_path, self.device, self.precision, threads, cache_root, slots)
+            self.runtime = load_runtime(
+                self.engine, model_path, self.device, self.precision, threads, cache_root, self.side_by_side
+            )
         except ExportError as error:
             if options.engine != "auto":
                 raise
             logger.warning("%s; running it with PyTorch instead", error)
             self.engine = "torch"
             self.runtime = load_runtime("torch", model_path, self.device, self.precision, threads, cache_root)
-            self.core_slots = None
+            self.core_slots, self.side_by_side = None, 1
         if self.device == "cpu" and self.precision == "bf16":
             self.precision = self._bf16_on_this_cpu()
         self.recent_shapes = ShapeHistory()  # what the batch plan reuses (inference/batching.py)
@@ -269,7 +276,8 @@ class BertEngine:
         with self.core_slots.own() if self.core_slots else contextlib.nullcontext():
             while plan:
                 # Idle task slots lend their cores for one round: their batches run side by side.
-                borrowed = self.core_slots.borrow(len(plan) - 1) if self.core_slots and len(plan) > 1 else []
+                most = min(len(plan), self.side_by_side) - 1
+                borrowed = self.core_slots.borrow(most) if self.core_slots and most > 0 else []
                 wave, plan = plan[: 1 + len(borrowed)], plan[1 + len(borrowed) :]
                 jobs = [prepared(start, stop) for start, stop in wave]
                 try:

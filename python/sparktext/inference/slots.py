@@ -12,7 +12,7 @@ kernel when a process dies): a worker holds one slot while it has batches to run
 the others it can lock without waiting, for one round of batches at a time. A worker waiting
 for a slot of its own says so (a shared lock on a ``wanted`` file) and nobody borrows while
 one waits, so it gets a slot within one batch. Only model workers take part: the sparktext
-stages turn it on in local mode when ``spark.sparktext.lendIdleCores`` is "true" (there the
+stages turn it on in local mode unless ``spark.sparktext.lendIdleCores`` is "false" (there the
 machine's cores are the Spark application's; docs/performance.md, "Lending idle cores").
 """
 
@@ -31,7 +31,9 @@ WAIT_S = 0.002
 
 
 class CoreSlots:
-    """``count`` task slots shared by the processes that name the same ``group``.
+    """``count`` task slots shared by the processes that name the same ``group``: a folder
+    (an absolute path; the Spark stages use one in the application's temporary directory,
+    which Spark deletes when it stops) or a name for one under the system's temporary folder.
 
     Examples
     --------
@@ -46,8 +48,11 @@ class CoreSlots:
     def __init__(self, group: str, count: int) -> None:
         if count < 1:
             raise ValueError(f"a machine has at least one task slot, got {count}")
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in group) or "default"
-        self.folder = os.path.join(tempfile.gettempdir(), f"sparktext-slots-{os.getuid()}", safe)
+        if os.path.isabs(group):
+            self.folder = group
+        else:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in group) or "default"
+            self.folder = os.path.join(tempfile.gettempdir(), f"sparktext-slots-{os.getuid()}", safe)
         os.makedirs(self.folder, exist_ok=True)
         self.count = count
         self._wanted = os.path.join(self.folder, "wanted")

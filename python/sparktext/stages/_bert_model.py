@@ -17,7 +17,7 @@ import threading
 from typing import Callable, Iterator, Sequence
 
 import pyarrow as pa
-from pyspark import TaskContext
+from pyspark import SparkFiles, TaskContext
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import DataFrame
 
@@ -71,7 +71,7 @@ class EmbeddingSettings:
     pooling: str
     lowercase: bool
     machine_cores: int = 0  # the cores model workers may lend each other (local mode), 0: off
-    core_group: str = ""  # the Spark application's id: its workers share those cores
+    core_group: str = ""  # the folder of the application's slot files: its workers share those cores
 
     def local_model_path(self) -> str:
         """The model folder on this machine (the shipped copy on a cluster's executors)."""
@@ -94,44 +94,52 @@ class EmbeddingSettings:
         return get_engine(self.local_model_path(), options)
 
 
-#: Spark setting: "true" lets model workers lend each other idle cores in local mode. Off by
-#: default: it pays where partitions differ in work, and a worker holds a second stream's
-#: buffers, which costs memory (docs/performance.md, "Lending idle cores").
+#: Spark setting: "true" (the default) lets model workers lend each other idle cores in local
+#: mode, "false" stops it. It pays wherever a worker's core idles -- the last partition's tail,
+#: a worker between chunks -- for one more stream's buffers per worker (docs/performance.md,
+#: "Lending idle cores").
 LEND_CORES_CONF = "spark.sparktext.lendIdleCores"
 
+#: Where the model workers of a local application keep their slot files: inside the folder
+#: Spark deletes when the application stops.
+CORE_SLOTS_FOLDER = "sparktext-core-slots"
 
-def shared_cores(spark) -> tuple[int, str]:
+
+def shared_cores(spark, files_root: str | None = None) -> tuple[int, str]:
     """``(cores, group)`` the model workers of a job of ``spark`` may lend each other: in local
-    mode the master's threads (the machine's cores are the application's), named by the
-    application's id, when ``spark.sparktext.lendIdleCores`` is "true"; otherwise, and on a
-    cluster, ``(0, "")`` -- an executor may share its machine with other work Spark does not
+    mode the master's threads (the machine's cores are the application's) and a folder in the
+    application's temporary directory, unless ``spark.sparktext.lendIdleCores`` is "false"; on
+    a cluster ``(0, "")`` -- an executor may share its machine with other work Spark does not
     show us.
 
     >>> class Context:
     ...     master, applicationId = "local[2,4]", "local-1"
     >>> class Session:
-    ...     sparkContext, conf = Context(), {LEND_CORES_CONF: "true"}
-    >>> shared_cores(Session())
-    (2, 'local-1')
+    ...     sparkContext, conf = Context(), {}
+    >>> cores, folder = shared_cores(Session(), files_root="/tmp/spark-1/userFiles-2")
+    >>> cores, folder
+    (2, '/tmp/spark-1/userFiles-2/sparktext-core-slots')
     >>> Context.master = "spark://host:7077"
     >>> shared_cores(Session())
     (0, '')
-    >>> Context.master, Session.conf = "local[2]", {}
+    >>> Context.master, Session.conf = "local[2]", {LEND_CORES_CONF: "false"}
     >>> shared_cores(Session())
     (0, '')
     """
     if spark is None or is_connect_session(spark):
         return 0, ""
-    setting = str(spark.conf.get(LEND_CORES_CONF, "false")).strip().lower()
+    setting = str(spark.conf.get(LEND_CORES_CONF, "true")).strip().lower()
     if setting not in ("true", "false"):
         raise ValueError(f"{LEND_CORES_CONF} must be 'true' or 'false', got {setting!r}")
     if setting == "false":
         return 0, ""
     context = spark.sparkContext
     cores = local_master_threads(context.master)
-    if cores is None:
+    if cores is None or cores < 2:
         return 0, ""
-    return cores, context.applicationId
+    if files_root is None:
+        files_root = SparkFiles.getRootDirectory()
+    return cores, os.path.join(files_root, CORE_SLOTS_FOLDER)
 
 
 #: Entries kept in oneDNN's primitive cache and in PyTorch's ideep LRU cache (both 1024 by
