@@ -192,19 +192,20 @@ def test_errors_before_any_job(spark, text_df, tiny_bert_path, tmp_path):
         stage.setInputCols("document", "document").transform(docs)
 
 
-def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents):
+def test_model_loads_once_per_task_slot(spark, tiny_bert_path, ewt_documents, tmp_path):
     """Three jobs of eight tasks each on local[2]: two workers load the model, once each, and
     serve every task after, each on one thread (spark.task.cpus); the rule stages' workers never
     load it."""
     from sparktext.stages._bert_model import model_worker_pool
     from sparktext.stages._spark_udf import with_batch_column
 
+    # A folder of its own: the workers count loads per folder, and other tests' jobs (other
+    # engines, other settings) load the shared tiny model in these same workers.
+    tiny_path = shutil.copytree(tiny_bert_path, str(tmp_path / "tiny-bert"))
     df = spark.createDataFrame([(d.text,) for d in ewt_documents[:80]], "text string").repartition(8)
-    model = pipeline_for(BertEmbeddings.loadSavedModel(tiny_bert_path).setBatchSize(4)).fit(df)
+    model = pipeline_for(BertEmbeddings.loadSavedModel(tiny_path).setBatchSize(4)).fit(df)
     for _ in range(3):
         model.transform(df).write.format("noop").mode("overwrite").save()
-
-    tiny_path = os.path.abspath(tiny_bert_path)
 
     def report(ids: pa.Array) -> pa.Array:
         import torch
