@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import shutil
 import time
 import uuid
 
@@ -103,6 +104,17 @@ def side_by_side_rounds(engine: BertEngine) -> tuple[np.ndarray, list[int]]:
     return engine.embed(SENTENCES, batch_size=8).vectors, rounds
 
 
+def test_slots_outlive_their_folder(tmp_path):
+    # Spark's temporary directory can go (a stopped session, a cleaner of /tmp) while a worker
+    # that holds these slots lives on.
+    slots = CoreSlots(str(tmp_path / "slots"), 2)
+    shutil.rmtree(tmp_path / "slots")
+    with slots.own():
+        borrowed = slots.borrow(1)
+        assert len(borrowed) == 1
+    CoreSlots.give_back(borrowed)
+
+
 def test_a_worker_alone_runs_batches_side_by_side_with_the_same_vectors(minilm_path, group):
     alone = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1, machine_cores=2, core_group=group))
     assert alone.core_slots is not None
@@ -134,7 +146,6 @@ def test_a_worker_whose_neighbour_is_busy_runs_one_batch_at_a_time(minilm_path, 
 
 def test_lending_through_spark_gives_the_vectors_of_a_job_without_it(spark, tiny_bert_path):
     import os
-    import shutil
 
     from pyspark import SparkFiles
     from pyspark.ml import Pipeline
@@ -168,3 +179,6 @@ def test_lending_through_spark_gives_the_vectors_of_a_job_without_it(spark, tiny
     finally:
         spark.conf.unset(LEND_CORES_CONF)
     np.testing.assert_allclose(lent, alone, atol=1e-5)
+    # The workers that lent keep their engine, whose folder is gone: they make it again.
+    np.testing.assert_allclose(vectors(), alone, atol=1e-5)
+    assert os.path.isdir(slot_folder)

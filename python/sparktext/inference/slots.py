@@ -57,11 +57,22 @@ class CoreSlots:
         self.count = count
         self._wanted = os.path.join(self.folder, "wanted")
 
+    def _open(self, path: str) -> int:
+        """A descriptor of the slot file ``path``. The folder can vanish under a worker that
+        lives on (Spark's temporary directory removed by a stopped session, a cleaner of /tmp):
+        it is made again -- at worst a worker still locking a removed file shares a core for a
+        round, which costs speed, never vectors."""
+        try:
+            return os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except FileNotFoundError:
+            os.makedirs(self.folder, exist_ok=True)
+            return os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+
     def _try_lock(self, slot: int) -> int | None:
         """A descriptor holding slot ``slot``, or None when another holds it. One open file
         per lock: ``flock`` locks belong to the open file, so threads and processes alike
         exclude each other."""
-        handle = os.open(os.path.join(self.folder, f"slot-{slot}"), os.O_CREAT | os.O_RDWR, 0o600)
+        handle = self._open(os.path.join(self.folder, f"slot-{slot}"))
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -81,7 +92,7 @@ class CoreSlots:
         """Hold one slot for the block (waiting while every slot is taken)."""
         handle = self._lock_any()
         if handle is None:
-            wanting = os.open(self._wanted, os.O_CREAT | os.O_RDWR, 0o600)
+            wanting = self._open(self._wanted)
             try:
                 fcntl.flock(wanting, fcntl.LOCK_SH)  # borrowers stand back while this is held
                 while handle is None:
@@ -109,7 +120,7 @@ class CoreSlots:
         return borrowed
 
     def _nobody_waiting(self) -> bool:
-        probe = os.open(self._wanted, os.O_CREAT | os.O_RDWR, 0o600)
+        probe = self._open(self._wanted)
         try:
             fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
