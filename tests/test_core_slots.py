@@ -125,7 +125,7 @@ def test_a_worker_alone_runs_batches_side_by_side_with_the_same_vectors(minilm_p
     np.testing.assert_allclose(vectors, single.embed(SENTENCES, batch_size=8).vectors, atol=1e-5)
 
 
-def test_a_worker_borrows_one_core_however_many_idle(minilm_path, group, tmp_path):
+def test_a_worker_borrows_one_core_however_many_idle(minilm_path, tmp_path):
     # Each stream a worker runs keeps its own buffers: on a many-core machine a worker alone
     # must not grow one per idle core. An absolute group is the folder of the slot files.
     engine = BertEngine(minilm_path, EngineOptions("cpu", "fp32", "openvino", threads=1, machine_cores=8,
