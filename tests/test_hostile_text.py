@@ -119,6 +119,49 @@ def test_window_assignment_matches_the_quadratic_one(piece_counts, window):
     assert (chosen == expected).all()
 
 
+#: Words that take every path of the engine's preprocessing: none or only removed characters
+#: (no pieces), unknown ones ([UNK]), emoji, one longer than any window, and plain words.
+WORDS = ["", "\u200b", "\x07", "the", "The", "runs", "zqxv", "\U0001F600", "caf\u00e9", "x" * 90, "9", ".", "New York"]
+sentence_lists = st.lists(st.lists(st.sampled_from(WORDS), max_size=40), max_size=12)
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(tiny_bert_path):
+    from sparktext.inference.device import EngineOptions
+    from sparktext.inference.engine import get_engine
+
+    return get_engine(tiny_bert_path, EngineOptions(device="cpu", precision="fp32", engine="torch"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(sentence_lists, st.integers(3, 40), st.booleans())
+def test_preprocessing_a_chunk_at_once_equals_it_sentence_by_sentence(tiny_engine, chunk, max_length, lowercase):
+    """The engine cuts most sentences out of one array of the chunk's pieces; any sentence,
+    empty or with piece-less, unknown or over-long tokens or more pieces than a window, gets
+    the sequences, first pieces and OOV flags it gets alone."""
+    sequences, first_ids, oov = tiny_engine.preprocess(chunk, max_length, lowercase)
+    window = min(max_length, tiny_engine.max_positions) - 2
+    expected_sequences, expected_first, expected_oov, first_token = [], [], [], 0
+    for sentence in chunk:
+        words = [w.lower() for w in sentence] if lowercase else sentence
+        if not words:
+            continue
+        (encoding,) = tiny_engine.wordpieces.encode_words([words])
+        planned, first, flags = tiny_engine._preprocess_sentence(encoding, len(words), first_token, window)
+        expected_sequences += planned
+        expected_first.append(first)
+        expected_oov.append(flags)
+        first_token += len(words)
+    assert len(first_ids) == len(oov) == first_token
+    if first_token:
+        assert first_ids.tolist() == np.concatenate(expected_first).tolist()
+        assert oov.tolist() == np.concatenate(expected_oov).tolist()
+    assert len(sequences) == len(expected_sequences)
+    for got, want in zip(sequences, expected_sequences):
+        for field in ("piece_ids", "token_index", "piece_start", "piece_stop"):
+            assert getattr(got, field).tolist() == getattr(want, field).tolist(), field
+
+
 def test_a_sentence_longer_than_max_length_is_cut_not_lost():
     text = "word " * 200_000  # one "sentence" of a million characters, no full stop
     spans = sentence_spans(text)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -173,37 +174,80 @@ class BertEngine:
     def preprocess(
         self, sentences: SequenceType[SequenceType[str]], max_length: int, lowercase: bool = False
     ) -> tuple[list[Sequence], np.ndarray, np.ndarray]:
-        """Sequences for the model, plus each token's first piece id and OOV flag."""
+        """Sequences for the model, plus each token's first piece id and OOV flag.
+
+        Most sentences fit one window and each of their tokens has 1 to ``window`` pieces:
+        those are cut from one array of the whole chunk's pieces by a few numpy calls for all
+        of them, because a dozen numpy calls per sentence cost more than a small model's
+        forward pass of a short sentence. The others (a token without pieces or with more
+        than a window of them, a sentence longer than a window) go through
+        :meth:`_preprocess_sentence`, which gives the same result for any sentence.
+        """
         window = min(max_length, self.max_positions) - 2  # room for [CLS] and [SEP]
         if window < 1:
             raise ValueError(f"maxSentenceLength must leave room for [CLS] and [SEP], got {max_length}")
         words = [[w.lower() for w in s] if lowercase else list(s) for s in sentences]
         encoded = self.wordpieces.encode_words(words)
+        counts = [len(sentence) for sentence in words]
+        piece_counts = [len(piece_ids) for piece_ids, _ in encoded]
+        total_tokens, total_pieces = sum(counts), sum(piece_counts)
+        first_ids = np.zeros(total_tokens, dtype=np.int64)
+        oov = np.zeros(total_tokens, dtype=bool)
+        token_offsets = np.cumsum([0] + counts)
+        piece_offsets = np.cumsum([0] + piece_counts)
+
+        flat_ids = np.fromiter(itertools.chain.from_iterable(ids for ids, _ in encoded), np.int64, total_pieces)
+        # float: a piece of no word (None; only special tokens have one) becomes NaN.
+        flat_words = np.array(list(itertools.chain.from_iterable(w for _, w in encoded)), dtype=np.float64)
+        # Each piece's token as a number over the whole chunk, in piece order: one search finds
+        # every token's span. Should the tokenizer ever give a piece of no word or pieces out
+        # of word order, every sentence takes the one-by-one path.
+        piece_tokens = flat_words + np.repeat(token_offsets[:-1], piece_counts)
+        in_order = not np.isnan(piece_tokens).any() and bool(np.all(np.diff(piece_tokens) >= 0))
+        slow = np.ones(len(words), dtype=bool)
+        if in_order:
+            numbers = np.arange(total_tokens)
+            starts = np.searchsorted(piece_tokens, numbers, side="left")
+            stops = np.searchsorted(piece_tokens, numbers, side="right")
+            lengths = stops - starts
+            slow = np.asarray(piece_counts) > window
+            slow[np.repeat(np.arange(len(words)), counts)[(lengths < 1) | (lengths > window)]] = True
+            if total_pieces:
+                first_ids = flat_ids.take(starts, mode="clip")  # a piece-less token's is replaced below
+            # OOV: every piece of the token is [UNK].
+            unk_before = np.concatenate([[0], np.cumsum(flat_ids == self.unk_id)])
+            oov = unk_before[stops] - unk_before[starts] == lengths
+            token_pieces = np.repeat(piece_offsets[:-1], counts)
+            local_starts, local_stops = starts - token_pieces, stops - token_pieces
         sequences: list[Sequence] = []
-        first_ids: list[np.ndarray] = []
-        oov: list[np.ndarray] = []
-        first_token = 0
-        for number, sentence in enumerate(words):
-            count = len(sentence)
+        for number, is_slow in enumerate(slow.tolist()):
+            count = counts[number]
             if count == 0:
                 continue
-            piece_ids, word_ids = encoded[number]
-            ids = np.asarray(piece_ids, dtype=np.int64)
-            starts, stops = token_piece_spans(word_ids, count)
-            ids, starts, stops = self._normalise_pieces(ids, starts, stops, window)
-            first_ids.append(ids[starts])
-            # OOV: every piece of the token is [UNK]. Counted with one cumulative sum per sentence:
-            # a numpy call per token was much slower.
-            unk_before = np.concatenate([[0], np.cumsum(ids == self.unk_id)])
-            oov.append(unk_before[stops] - unk_before[starts] == stops - starts)
-            sequences.extend(plan_windows(ids, starts, stops, first_token, window))
-            first_token += count
-        empty_int = np.zeros(0, dtype=np.int64)
-        return (
-            sequences,
-            np.concatenate(first_ids) if first_ids else empty_int,
-            np.concatenate(oov) if oov else np.zeros(0, dtype=bool),
-        )
+            first, stop = int(token_offsets[number]), int(token_offsets[number + 1])
+            if is_slow:
+                planned, first_ids[first:stop], oov[first:stop] = self._preprocess_sentence(encoded[number], count, first, window)
+                sequences.extend(planned)
+            else:
+                piece_start = int(piece_offsets[number])
+                sequences.append(Sequence(
+                    flat_ids[piece_start : piece_start + piece_counts[number]], numbers[first:stop],
+                    local_starts[first:stop], local_stops[first:stop],
+                ))
+        return sequences, first_ids, oov
+
+    def _preprocess_sentence(
+        self, encoding: tuple[list[int], list[int | None]], count: int, first_token: int, window: int
+    ) -> tuple[list[Sequence], np.ndarray, np.ndarray]:
+        """One sentence's sequences (numbered from ``first_token``), and its tokens' first
+        piece ids and OOV flags, from its pieces and their word ids: any sentence."""
+        piece_ids, word_ids = encoding
+        ids = np.asarray(piece_ids, dtype=np.int64)
+        starts, stops = token_piece_spans(word_ids, count)
+        ids, starts, stops = self._normalise_pieces(ids, starts, stops, window)
+        unk_before = np.concatenate([[0], np.cumsum(ids == self.unk_id)])
+        oov = unk_before[stops] - unk_before[starts] == stops - starts
+        return plan_windows(ids, starts, stops, first_token, window), ids[starts], oov
 
     def _normalise_pieces(
         self, ids: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: int
