@@ -26,8 +26,9 @@ class Sequence:
     piece_stop: np.ndarray
 
 
-def token_piece_spans(word_ids: list[int | None], num_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and stop piece position of each token from a fast tokenizer's ``word_ids``.
+def token_piece_spans(word_ids: list[int | None] | np.ndarray, num_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and stop piece position of each token from a fast tokenizer's ``word_ids`` (a
+    list, None for a piece of no word, or an array already in order).
 
     Tokens with no piece get ``start == stop``.
 
@@ -36,7 +37,10 @@ def token_piece_spans(word_ids: list[int | None], num_tokens: int) -> tuple[np.n
     >>> token_piece_spans([0, 1, 1, 3], 4)
     (array([0, 1, 3, 3]), array([1, 3, 3, 4]))
     """
-    words = np.array([-1 if w is None else w for w in word_ids], dtype=np.int64)
+    if isinstance(word_ids, np.ndarray):
+        words = word_ids
+    else:
+        words = np.array([-1 if w is None else w for w in word_ids], dtype=np.int64)
     tokens = np.arange(num_tokens)
     starts = np.searchsorted(words, tokens, side="left")
     stops = np.searchsorted(words, tokens, side="right")
