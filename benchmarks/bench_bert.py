@@ -13,10 +13,12 @@ On the UD English-EWT dev documents (``benchmarks/data``), it times:
   (this machine drifts 10-20% over minutes: interleaving makes the ratio fair), and the
   median of the rounds' own ratios is printed too;
 * the floors: the model's raw forward pass on each engine -- OpenVINO, ONNX Runtime (fp32)
-  and PyTorch eager -- in one process with as many threads as the Spark master has cores,
-  same precision, over the same tokens' wordpieces, batches sorted by wordpiece count, of the
-  pipeline's batch size; (a) is the fastest of them other than PyTorch eager in that run,
-  (a'') PyTorch eager;
+  and PyTorch eager -- in one process using as many cores as the Spark master has, same
+  precision, over the same tokens' wordpieces, batches sorted by wordpiece count, of the
+  pipeline's batch size; OpenVINO and ONNX Runtime both ways a process can use the cores: one
+  request at a time with a thread per core, and one single-thread request per core at once
+  (OpenVINO's throughput mode, a stream per core; concurrent ONNX Runtime runs); (a) is the
+  fastest of them other than PyTorch eager in that run, (a'') PyTorch eager;
 * (b) ``transformers.pipeline("feature-extraction", batch_size=32)`` over the same sentences;
 * (c) a plain PySpark ``pandas_udf`` with the tokenizer and model written the obvious way
   (model loaded once per worker, batches of 32 in input order, padded to the longest).
@@ -42,6 +44,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -133,7 +136,12 @@ def padded_batches(folder: str, token_lists, batch_size: int):
 
 
 #: The floors: each engine's forward pass on its own, in one process with the master's cores.
-FLOOR_ENGINES = {"fp32": ("openvino", "onnx", "torch"), "bf16": ("openvino", "torch")}
+#: "-streams"/"-concurrent": one single-thread request per core in flight at once, which on
+#: small batches beats one request spread over every core (docs/performance.md, 2026-12-07).
+FLOOR_ENGINES = {
+    "fp32": ("openvino", "openvino-streams", "onnx", "onnx-concurrent", "torch"),
+    "bf16": ("openvino", "openvino-streams", "torch"),
+}
 
 
 def floor_forward(engine: str, folder: str, batches, threads: int, precision: str):
@@ -160,25 +168,61 @@ def floor_forward(engine: str, folder: str, batches, threads: int, precision: st
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads
+            concurrent = engine == "onnx-concurrent"
+            options.intra_op_num_threads = 1 if concurrent else threads
             session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
-            def run():
-                for ids, mask in batches:
-                    session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
+            def infer(ids, mask):
+                session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
+
+            run = in_threads(infer, batches, threads) if concurrent else (lambda: [infer(*b) for b in batches])
         else:
             import openvino
 
+            streams = threads if engine == "openvino-streams" else 1
             compiled = openvino.Core().compile_model(graph, "CPU", {
                 "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision],
-                "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
-            request = compiled.create_infer_request()
+                "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": streams,
+                "PERFORMANCE_HINT": "THROUGHPUT" if streams > 1 else "LATENCY"})
+            if streams > 1:
+                requests = openvino.AsyncInferQueue(compiled, streams)
 
-            def run():
-                for ids, mask in batches:
-                    request.infer({"input_ids": ids, "attention_mask": mask})
+                def run():
+                    for ids, mask in batches:  # the queue hands each batch to the next free request
+                        requests.start_async({"input_ids": ids, "attention_mask": mask})
+                    requests.wait_all()
+            else:
+                request = compiled.create_infer_request()
+
+                def run():
+                    for ids, mask in batches:
+                        request.infer({"input_ids": ids, "attention_mask": mask})
 
     run()  # warm
+    return run
+
+
+def in_threads(infer, batches, threads: int):
+    """``run()``: ``infer(ids, mask)`` over ``batches`` from ``threads`` threads, each taking the
+    next batch when it is free (ONNX Runtime releases the GIL while it computes)."""
+
+    def run():
+        pending, lock = iter(batches), threading.Lock()
+
+        def work():
+            while True:
+                with lock:
+                    batch = next(pending, None)
+                if batch is None:
+                    return
+                infer(*batch)
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     return run
 
 
@@ -383,15 +427,18 @@ def main() -> None:
     if args.precision == "bf16" and cpu_multiplies_bf16() is False:
         print("this CPU has no bf16 instructions (AVX-512 BF16, AMX): OpenVINO computes bf16 requests in fp32, "
               "and sparktext runs them as fp32")
-    print(f"{'approach':66} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
-    names = {"openvino": f"OpenVINO {args.precision}", "onnx": "ONNX Runtime fp32 (CPU provider)",
-             "torch": f"PyTorch eager {args.precision}"}
+    print(f"{'approach':70} {'seconds':>8} {'wordpieces/s':>13} {'sparktext is':>13}")
+    names = {"openvino": f"OpenVINO {args.precision}, {cores} threads",
+             "openvino-streams": f"OpenVINO {args.precision}, {cores} streams x 1 thread",
+             "onnx": f"ONNX Runtime fp32, {cores} threads",
+             "onnx-concurrent": f"ONNX Runtime fp32, {cores} runs at once x 1 thread",
+             "torch": f"PyTorch eager {args.precision}, {cores} threads"}
     lines = [("sparktext pipeline (DA, SD, Tok, BertEmbeddings), noop sink", ours)]
     if "ours_not_lent" in median:
         lines.append(("sparktext pipeline, spark.sparktext.lendIdleCores=false", median["ours_not_lent"]))
     for engine in FLOOR_ENGINES[args.precision]:
         tag = "(a'')" if engine == "torch" else ("(a)  " if engine == fastest else "     ")
-        lines.append((f"{tag} floor: {names[engine]}, one process, {cores} threads, batch {floor_batch}",
+        lines.append((f"{tag} floor: {names[engine]}, batch {floor_batch}",
                       median.get(engine)))
     lines += [
         ("(b) transformers pipeline('feature-extraction', batch_size=32)", hf),
@@ -399,10 +446,10 @@ def main() -> None:
     ]
     for label, seconds in lines:
         if seconds is None:  # skipped with --skip
-            print(f"{label:66} {'skipped':>8}")
+            print(f"{label:70} {'skipped':>8}")
             continue
         ratio = "" if label.startswith("sparktext") else f"{seconds / ours:12.2f}x"
-        print(f"{label:66} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
+        print(f"{label:70} {seconds:8.2f} {pieces / seconds:13,.0f} {ratio:>13}")
     print("(a) is the fastest floor of this run other than PyTorch eager; 'sparktext is' = their seconds / ours")
     print(f"padding ratio inside sparktext's batches: {padding:.3f}")
     print(f"driver: transform() building the pipeline's query, once per job: {planning:.2f} s (not in the rounds)")
